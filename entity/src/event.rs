@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+/// The outbox: every announced change, written in the transaction that made it.
+/// `id` is the monotonically increasing sequence subscribers resume from.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub brand_id: i64,
+    pub campaign_id: i64,
+    /// `ORDER_STATUS_CHANGED` or `CONVERSION_APPROVAL_CHANGED`.
+    pub kind: String,
+    /// JSON describing the change.
+    pub payload: String,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,129 @@
+//! The `tally` command line (SPEC §4).
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::db::DEFAULT_DATABASE_URL;
+use crate::domain::auth::{self, Role};
+use crate::domain::{BrandId, brands, demo};
+use crate::graphql::{self, Limits};
+use crate::ids::{self, Kind};
+
+#[derive(Parser)]
+#[command(name = "tally", version, about = "How a brand's creators sell, as a GraphQL API")]
+pub struct Cli {
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve GraphQL, GraphiQL, webhooks and exports.
+    Serve {
+        #[arg(long, env = "TALLY_ADDR", default_value = "127.0.0.1:8000")]
+        addr: String,
+        /// Fill an empty database with a demo brand and pre-fill GraphiQL with its key.
+        #[arg(long)]
+        demo: bool,
+        /// Largest request body, in bytes.
+        #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = Limits::default().body_bytes)]
+        max_body_bytes: usize,
+        /// Deepest query nesting allowed.
+        #[arg(long, env = "TALLY_MAX_DEPTH", default_value_t = Limits::default().depth)]
+        max_depth: usize,
+        /// Highest query complexity allowed (list fields count `first` times).
+        #[arg(long, env = "TALLY_MAX_COMPLEXITY", default_value_t = Limits::default().complexity)]
+        max_complexity: usize,
+        /// Most operations in one batch request.
+        #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().batch)]
+        max_batch: usize,
+    },
+    /// Manage brands.
+    Brand {
+        #[command(subcommand)]
+        command: BrandCommand,
+    },
+    /// Manage API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Print the GraphQL SDL (identical to schema.graphql).
+    PrintSchema,
+}
+
+#[derive(Subcommand)]
+pub enum BrandCommand {
+    /// Create a brand; prints {"brandId","apiKey","webhookSecret"}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long)]
+        store_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; prints {"apiKey"}.
+    Create {
+        #[arg(long)]
+        brand_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "ADMIN")]
+        role: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::PrintSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Serve { addr, demo: with_demo, max_body_bytes, max_depth, max_complexity, max_batch } => {
+            let limits = Limits { body_bytes: max_body_bytes, depth: max_depth, complexity: max_complexity, batch: max_batch };
+            let mut state = AppState::new(&cli.database_url, limits).await?;
+            if with_demo {
+                let key = demo::seed_if_empty(&state.db).await?;
+                state.graphiql_key = Some(key.clone());
+                println!("demo data ready; API key: {key}");
+            }
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            let local = listener.local_addr()?;
+            println!("Tally listening on http://{local} (GraphiQL at /, GraphQL at /graphql)");
+            tracing::info!(%local, database = %crate::db::redact(&cli.database_url), "serving");
+            app::serve(listener, state).await?;
+            Ok(())
+        }
+        Command::Brand { command: BrandCommand::Create { name, currency, store_url } } => {
+            let (db, _) = crate::db::connect(&cli.database_url).await?;
+            let created = brands::create(&db, &name, &currency, store_url.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let line = serde_json::json!({
+                "brandId": ids::encode(Kind::Brand, created.brand.id),
+                "apiKey": created.api_key,
+                "webhookSecret": created.brand.webhook_secret,
+            });
+            println!("{line}");
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Create { brand_id, name, role } } => {
+            let (db, _) = crate::db::connect(&cli.database_url).await?;
+            let brand = ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            brands::get(&db, BrandId(brand)).await.map_err(|_| anyhow::anyhow!("unknown brand id {brand_id}"))?;
+            let key = auth::create_key(&db, BrandId(brand), &name, role)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!("{}", serde_json::json!({ "apiKey": key }));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Connecting to SQLite or PostgreSQL, running migrations, and a tiny helper for the
+//! hand-written aggregate SQL that reads the same on both backends.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement, Value};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
+
+/// Counts every statement sent to the database; tests use it to prove there is no N+1.
+#[derive(Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub async fn connect(url: &str) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // One connection: SQLite has one writer, and a single connection never deadlocks
+        // upgrading a read lock. Long reads (exports) go in chunks and release it between.
+        options.max_connections(1);
+    } else {
+        options.max_connections(10).min_connections(1);
+    }
+    options
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .acquire_timeout(std::time::Duration::from_secs(30));
+    let mut db = Database::connect(options)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+    let counter = StatementCounter::default();
+    let inner = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        inner.fetch_add(1, Ordering::SeqCst);
+    });
+    Migrator::up(&db, None).await.context("running migrations")?;
+    Ok((db, counter))
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Hand-written SQL with `$1, $2…` placeholders, rewritten to `?1, ?2…` on SQLite.
+pub struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql { text: text.to_string(), values: Vec::new() }
+    }
+
+    /// Binds a value and returns its placeholder.
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    pub fn build(self, backend: DbBackend) -> Statement {
+        let text = match backend {
+            DbBackend::Sqlite => self.text.replace('$', "?"),
+            _ => self.text,
+        };
+        Statement::from_sql_and_values(backend, text, self.values)
+    }
+}

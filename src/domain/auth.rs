@@ -1,0 +1,99 @@
+//! API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of
+//! entropy, so a slow password hash adds nothing), looked up by hash.
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+
+use super::{BrandId, time};
+use crate::error::{AppError, AppResult, bad_input, unauthenticated};
+use entity::api_key;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Result<Role, AppError> {
+        match text.to_ascii_uppercase().as_str() {
+            "ADMIN" => Ok(Role::Admin),
+            "VIEWER" => Ok(Role::Viewer),
+            _ => Err(bad_input("role", format!("'{text}' is not a role: ADMIN or VIEWER"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Viewer => "VIEWER",
+        }
+    }
+}
+
+/// Who is calling: the key's brand, name and role.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub brand: BrandId,
+    pub key_id: i64,
+    pub key_name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn require_admin(&self) -> AppResult<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Viewer => Err(crate::error::forbidden()),
+        }
+    }
+}
+
+pub fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+pub fn hash_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates a key and returns its secret, the only time it is ever seen.
+pub async fn create_key(
+    db: &impl sea_orm::ConnectionTrait,
+    brand: BrandId,
+    name: &str,
+    role: Role,
+) -> AppResult<String> {
+    let name = super::text::required("name", name, super::text::MAX_NAME)?;
+    let secret = random_secret("tly_");
+    api_key::ActiveModel {
+        brand_id: Set(brand.0),
+        name: Set(name),
+        role: Set(role.as_str().to_string()),
+        key_hash: Set(hash_key(&secret)),
+        revoked: Set(false),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(secret)
+}
+
+/// The principal behind a bearer secret; unknown and revoked keys are the same failure.
+pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Principal> {
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
+        .one(db)
+        .await?
+        .filter(|k| !k.revoked)
+        .ok_or_else(unauthenticated)?;
+    Ok(Principal {
+        brand: BrandId(key.brand_id),
+        key_id: key.id,
+        key_name: key.name,
+        role: Role::parse(&key.role)?,
+    })
+}

@@ -1,0 +1,53 @@
+//! Brands (tenants) and their secrets.
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+
+use super::auth::{self, Role};
+use super::money::Currency;
+use super::{BrandId, text, time};
+use crate::error::{AppError, AppResult, bad_input, not_found};
+use entity::brand;
+
+pub struct NewBrand {
+    pub brand: brand::Model,
+    pub api_key: String,
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    name: &str,
+    currency: &str,
+    store_url: Option<&str>,
+) -> AppResult<NewBrand> {
+    let name = text::required("name", name, text::MAX_NAME)?;
+    let currency = Currency::parse(currency).map_err(|m| bad_input("currency", m))?;
+    let store_url = text::optional("storeUrl", store_url, 2000)?;
+    if let Some(u) = &store_url {
+        match url::Url::parse(u) {
+            Ok(p) if p.scheme() == "https" || p.scheme() == "http" => {}
+            _ => return Err(bad_input("storeUrl", format!("'{u}' is not an http(s) URL"))),
+        }
+    }
+    let txn = db.begin().await?;
+    let brand = brand::ActiveModel {
+        name: Set(name),
+        currency: Set(currency.code().to_string()),
+        store_url: Set(store_url),
+        webhook_secret: Set(auth::random_secret("whsec_")),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let api_key = auth::create_key(&txn, BrandId(brand.id), "default admin", Role::Admin).await?;
+    txn.commit().await?;
+    Ok(NewBrand { brand, api_key })
+}
+
+pub async fn get(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResult<brand::Model> {
+    brand::Entity::find_by_id(brand.0).one(db).await?.ok_or_else(|| not_found("brand"))
+}
+
+pub fn currency(brand: &brand::Model) -> AppResult<Currency> {
+    Currency::parse(&brand.currency)
+        .map_err(|m| AppError::Internal(anyhow::anyhow!("stored brand currency: {m}")))
+}

@@ -1,0 +1,456 @@
+//! Orders in (SPEC §1 rules 1–3): attribution, the pinned commission, and live status
+//! applied in event-time order. `record` is the one door for GraphQL and both webhooks.
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use super::money::{self, Currency, Rate};
+use super::outbox::{self, OrderStatusChanged};
+use super::time::{self, Millis, TimeRange};
+use super::{BrandId, text};
+use crate::db::Sql;
+use crate::error::{AppError, AppResult, bad_input};
+use entity::{conversion, membership, order, order_event};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    Paid,
+    Canceled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        match text {
+            "PAID" => Some(OrderStatus::Paid),
+            "CANCELED" => Some(OrderStatus::Canceled),
+            "REFUNDED" => Some(OrderStatus::Refunded),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attribution {
+    CouponCode,
+    AffiliateLink,
+}
+
+impl Attribution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attribution::CouponCode => "COUPON_CODE",
+            Attribution::AffiliateLink => "AFFILIATE_LINK",
+        }
+    }
+}
+
+/// A status event about a store order, parsed and valid.
+#[derive(Clone, Debug)]
+pub struct OrderEvent {
+    pub external_id: String,
+    pub amount: i64,
+    pub status: OrderStatus,
+    pub occurred_at: Millis,
+    pub ordered_at: Option<Millis>,
+    pub coupon_code: Option<String>,
+    pub referral_code: Option<String>,
+    pub source: String,
+}
+
+/// The fields of `OrderEventInput` as clients send them, before parsing.
+#[derive(Clone, Debug, Default)]
+pub struct RawOrderEvent {
+    pub external_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub status: String,
+    pub occurred_at: String,
+    pub ordered_at: Option<String>,
+    pub coupon_code: Option<String>,
+    pub referral_code: Option<String>,
+}
+
+impl OrderEvent {
+    pub fn parse(raw: &RawOrderEvent, currency: Currency, source: &str) -> AppResult<OrderEvent> {
+        let external_id = text::required("externalId", &raw.external_id, 255)?;
+        let sent = Currency::parse(&raw.currency).map_err(|m| bad_input("currency", m))?;
+        if sent != currency {
+            return Err(bad_input(
+                "currency",
+                format!("currency {sent} differs from the brand's currency {currency}"),
+            ));
+        }
+        let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| bad_input("amount", m))?;
+        let status = OrderStatus::parse(raw.status.trim()).ok_or_else(|| {
+            bad_input("status", format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
+        })?;
+        let occurred_at = time::parse(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
+        let ordered_at = match &raw.ordered_at {
+            Some(t) => Some(time::parse(t).map_err(|m| bad_input("orderedAt", m))?),
+            None => None,
+        };
+        Ok(OrderEvent {
+            external_id,
+            amount,
+            status,
+            occurred_at,
+            ordered_at,
+            coupon_code: text::optional("couponCode", raw.coupon_code.as_deref(), 255)?,
+            referral_code: text::optional("referralCode", raw.referral_code.as_deref(), 255)?,
+            source: source.to_string(),
+        })
+    }
+}
+
+/// What `record` did.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The order, or None when nothing was attributed (and nothing stored).
+    pub order: Option<order::Model>,
+    /// Whether a status change was announced (the outbox has a new row).
+    pub announced: bool,
+}
+
+/// Attributes, stores and applies one order event, all in one transaction.
+pub async fn record(db: &DatabaseConnection, brand: BrandId, event: &OrderEvent) -> AppResult<Recorded> {
+    let brand_row = super::brands::get(db, brand).await?;
+    let currency = super::brands::currency(&brand_row)?;
+    let txn = db.begin().await?;
+    let outcome = match find_for_update(&txn, brand, &event.external_id).await? {
+        Some(existing) => apply_status(&txn, existing, event).await?,
+        None => match attribute(&txn, brand, event).await? {
+            None => Recorded { order: None, announced: false },
+            Some((membership, attribution)) => {
+                match insert_order(&txn, &membership, attribution, currency, event).await? {
+                    Some(created) => created,
+                    // Another delivery of the same new order committed first: apply to it.
+                    None => {
+                        let existing = find_for_update(&txn, brand, &event.external_id)
+                            .await?
+                            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order vanished")))?;
+                        apply_status(&txn, existing, event).await?
+                    }
+                }
+            }
+        },
+    };
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+async fn find_for_update(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    external_id: &str,
+) -> AppResult<Option<order::Model>> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("SELECT * FROM orders WHERE brand_id = ");
+    let p = sql.bind(brand.0);
+    sql.push(&p).push(" AND external_id = ");
+    let p = sql.bind(external_id);
+    sql.push(&p);
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    Ok(order::Model::find_by_statement(sql.build(backend)).one(db).await?)
+}
+
+/// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
+/// membership is preferred; otherwise the latest removed one holding the code.
+async fn attribute(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    event: &OrderEvent,
+) -> AppResult<Option<(membership::Model, Attribution)>> {
+    if let Some(coupon) = &event.coupon_code {
+        let found = membership::Entity::find()
+            .filter(membership::Column::BrandId.eq(brand.0))
+            .filter(membership::Column::CouponKey.eq(coupon.to_uppercase()))
+            .order_by_desc(membership::Column::Id)
+            .all(db)
+            .await?;
+        if let Some(m) = pick(found) {
+            return Ok(Some((m, Attribution::CouponCode)));
+        }
+    }
+    if let Some(referral) = &event.referral_code {
+        let found = membership::Entity::find()
+            .filter(membership::Column::BrandId.eq(brand.0))
+            .filter(membership::Column::AffiliateCode.eq(referral.as_str()))
+            .order_by_desc(membership::Column::Id)
+            .all(db)
+            .await?;
+        if let Some(m) = pick(found) {
+            return Ok(Some((m, Attribution::AffiliateLink)));
+        }
+    }
+    Ok(None)
+}
+
+fn pick(newest_first: Vec<membership::Model>) -> Option<membership::Model> {
+    let current = newest_first.iter().position(|m| m.removed_at.is_none());
+    let mut all = newest_first;
+    match current {
+        Some(i) => Some(all.swap_remove(i)),
+        None => all.into_iter().next(),
+    }
+}
+
+/// First sighting: the order, its first history entry, its conversion with the commission
+/// pinned from the membership's terms now (rule 2), and the announcement. None if another
+/// delivery inserted the same order first.
+async fn insert_order(
+    db: &impl ConnectionTrait,
+    membership: &membership::Model,
+    attribution: Attribution,
+    currency: Currency,
+    event: &OrderEvent,
+) -> AppResult<Option<Recorded>> {
+    let backend = db.get_database_backend();
+    let now = time::now();
+    let ordered_at = event.ordered_at.unwrap_or(event.occurred_at);
+    let mut sql = Sql::new(
+        "INSERT INTO orders (brand_id, campaign_id, creator_id, membership_id, external_id, amount, \
+         currency, status, coupon_code, ordered_at, status_changed_at, last_event_at, created_at) VALUES (",
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        membership.brand_id.into(),
+        membership.campaign_id.into(),
+        membership.creator_id.into(),
+        membership.id.into(),
+        event.external_id.clone().into(),
+        event.amount.into(),
+        currency.code().to_string().into(),
+        event.status.as_str().into(),
+        event.coupon_code.clone().into(),
+        ordered_at.into(),
+        event.occurred_at.into(),
+        event.occurred_at.into(),
+        now.into(),
+    ];
+    let placeholders: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
+    sql.push(&placeholders.join(", "));
+    sql.push(") ON CONFLICT (brand_id, external_id) DO NOTHING RETURNING *");
+    let Some(order) = order::Model::find_by_statement(sql.build(backend)).one(db).await? else {
+        return Ok(None);
+    };
+    insert_history(db, &order, event.status, event.occurred_at, &event.source).await?;
+    let rate = Rate::from_scaled(membership.commission_rate);
+    let commission = money::commission(event.amount, rate, membership.commission_flat);
+    conversion::Entity::insert(conversion::ActiveModel {
+        brand_id: sea_orm::Set(order.brand_id),
+        order_id: sea_orm::Set(order.id),
+        campaign_id: sea_orm::Set(order.campaign_id),
+        creator_id: sea_orm::Set(order.creator_id),
+        membership_id: sea_orm::Set(membership.id),
+        attribution: sea_orm::Set(attribution.as_str().to_string()),
+        commission: sea_orm::Set(commission),
+        approval: sea_orm::Set("APPROVED".to_string()),
+        reviewed_at: sea_orm::Set(None),
+        rejection_reason: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    let change = OrderStatusChanged {
+        order_id: order.id,
+        previous_status: None,
+        status: order.status.clone(),
+        changed_at: order.status_changed_at,
+    };
+    outbox::append(db, order.brand_id, order.campaign_id, outbox::ORDER_STATUS_CHANGED, &change).await?;
+    Ok(Some(Recorded { order: Some(order), announced: true }))
+}
+
+/// Appends to the history unless this exact event is already there; false for a repeat.
+async fn insert_history(
+    db: &impl ConnectionTrait,
+    order: &order::Model,
+    status: OrderStatus,
+    occurred_at: Millis,
+    source: &str,
+) -> AppResult<bool> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(
+        "INSERT INTO order_events (brand_id, order_id, status, occurred_at, source, received_at) VALUES (",
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        order.brand_id.into(),
+        order.id.into(),
+        status.as_str().into(),
+        occurred_at.into(),
+        source.into(),
+        time::now().into(),
+    ];
+    let placeholders: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
+    sql.push(&placeholders.join(", "));
+    sql.push(") ON CONFLICT (order_id, occurred_at, status) DO NOTHING");
+    let result = db.execute_raw(sql.build(backend)).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Rule 3 on a locked, existing order: newer events apply, older ones only join the
+/// history, repeats change nothing.
+async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> AppResult<Recorded> {
+    let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
+    if !fresh || event.occurred_at <= existing.last_event_at {
+        return Ok(Recorded { order: Some(existing), announced: false });
+    }
+    let previous = existing.status.clone();
+    let changed = previous != event.status.as_str();
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("UPDATE orders SET last_event_at = ");
+    let p = sql.bind(event.occurred_at);
+    sql.push(&p);
+    if changed {
+        let p = sql.bind(event.status.as_str());
+        sql.push(", status = ").push(&p);
+        let p = sql.bind(event.occurred_at);
+        sql.push(", status_changed_at = ").push(&p);
+    }
+    let p = sql.bind(existing.id);
+    sql.push(" WHERE id = ").push(&p);
+    db.execute_raw(sql.build(backend)).await?;
+    let mut updated = existing;
+    updated.last_event_at = event.occurred_at;
+    if !changed {
+        return Ok(Recorded { order: Some(updated), announced: false });
+    }
+    updated.status = event.status.as_str().to_string();
+    updated.status_changed_at = event.occurred_at;
+    let change = OrderStatusChanged {
+        order_id: updated.id,
+        previous_status: Some(previous),
+        status: updated.status.clone(),
+        changed_at: event.occurred_at,
+    };
+    outbox::append(db, updated.brand_id, updated.campaign_id, outbox::ORDER_STATUS_CHANGED, &change).await?;
+    Ok(Recorded { order: Some(updated), announced: true })
+}
+
+pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<order::Model>> {
+    Ok(order::Entity::find_by_id(id).filter(order::Column::BrandId.eq(brand.0)).one(db).await?)
+}
+
+pub async fn history(db: &impl ConnectionTrait, order_id: i64) -> AppResult<Vec<order_event::Model>> {
+    Ok(order_event::Entity::find()
+        .filter(order_event::Column::OrderId.eq(order_id))
+        .order_by_asc(order_event::Column::OccurredAt)
+        .order_by_asc(order_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Which orders a table shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope {
+    /// Every sale of the brand, everyone included (the dashboard's view).
+    Brand,
+    /// One campaign, current members only (the Performance tab's view, rule 6).
+    Campaign(i64),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    pub statuses: Vec<OrderStatus>,
+    pub range: TimeRange,
+    pub creator_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    /// Restricts to these order ids (exports of selected rows).
+    pub ids: Option<Vec<i64>>,
+}
+
+/// Keyset position in newest-first order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub ordered_at: Millis,
+    pub id: i64,
+}
+
+fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilter) {
+    let p = sql.bind(brand.0);
+    sql.push(" WHERE o.brand_id = ").push(&p);
+    if let Scope::Campaign(campaign_id) = scope {
+        let p = sql.bind(campaign_id);
+        sql.push(" AND o.campaign_id = ").push(&p);
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM memberships m JOIN creators c ON c.id = m.creator_id \
+             WHERE m.campaign_id = o.campaign_id AND m.creator_id = o.creator_id \
+             AND m.removed_at IS NULL AND c.deleted_at IS NULL)",
+        );
+    }
+    if !filter.statuses.is_empty() {
+        let list: Vec<String> = filter.statuses.iter().map(|s| sql.bind(s.as_str())).collect();
+        sql.push(" AND o.status IN (").push(&list.join(", ")).push(")");
+    }
+    if let Some(from) = filter.range.from {
+        let p = sql.bind(from);
+        sql.push(" AND o.ordered_at >= ").push(&p);
+    }
+    if let Some(to) = filter.range.to {
+        let p = sql.bind(to);
+        sql.push(" AND o.ordered_at < ").push(&p);
+    }
+    if let Some(creator) = filter.creator_id {
+        let p = sql.bind(creator);
+        sql.push(" AND o.creator_id = ").push(&p);
+    }
+    if let Some(campaign) = filter.campaign_id {
+        let p = sql.bind(campaign);
+        sql.push(" AND o.campaign_id = ").push(&p);
+    }
+    if let Some(ids) = &filter.ids {
+        if ids.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            let list: Vec<String> = ids.iter().map(|id| sql.bind(*id)).collect();
+            sql.push(" AND o.id IN (").push(&list.join(", ")).push(")");
+        }
+    }
+}
+
+/// One page of orders, newest first, and optionally the total count.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    scope: Scope,
+    filter: &OrderFilter,
+    after: Option<OrderCursor>,
+    limit: u64,
+) -> AppResult<Vec<order::Model>> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("SELECT o.* FROM orders o");
+    where_clause(&mut sql, brand, scope, filter);
+    if let Some(c) = after {
+        let t = sql.bind(c.ordered_at);
+        let t2 = sql.bind(c.ordered_at);
+        let i = sql.bind(c.id);
+        sql.push(&format!(" AND (o.ordered_at < {t} OR (o.ordered_at = {t2} AND o.id < {i}))"));
+    }
+    let l = sql.bind(limit as i64);
+    sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
+    Ok(order::Model::find_by_statement(sql.build(backend)).all(db).await?)
+}
+
+pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> AppResult<u64> {
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("SELECT COUNT(*) AS n FROM orders o");
+    where_clause(&mut sql, brand, scope, filter);
+    let row = Count::find_by_statement(sql.build(backend)).one(db).await?;
+    Ok(row.map(|r| r.n.max(0) as u64).unwrap_or(0))
+}

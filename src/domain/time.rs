@@ -1,0 +1,45 @@
+//! Times are UTC epoch milliseconds everywhere below the API, so both backends store,
+//! compare and print them identically (SPEC §1 rule 8).
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+pub type Millis = i64;
+
+pub fn now() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// Parses RFC 3339 with any offset; precision beyond milliseconds is dropped.
+pub fn parse(text: &str) -> Result<Millis, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc).timestamp_millis())
+        .map_err(|_| format!("'{text}' is not an RFC 3339 date-time like 2026-01-31T12:00:00Z"))
+}
+
+/// RFC 3339 in UTC with a `Z` and milliseconds: `2026-01-31T12:00:00.000Z`.
+pub fn format(ms: Millis) -> String {
+    to_datetime(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn to_datetime(ms: Millis) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// A half-open `[from, to)` range on orderedAt; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_in_utc_with_z_and_millis() {
+        let ms = parse("2026-03-01T10:00:00.123456+02:00").unwrap();
+        assert_eq!(format(ms), "2026-03-01T08:00:00.123Z");
+        assert!(parse("2026-03-01").is_err());
+        assert!(parse("yesterday").is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! The error policy. Every failure a client can see is one `AppError` variant, mapped to
+//! one `extensions.code` of SPEC §2 (or one HTTP status). `Internal` carries the cause for
+//! the log only: clients get "internal error" and never SQL, paths or stack traces.
+use async_graphql::ErrorExtensions;
+
+///
+/// Deliberately not `Display`: async-graphql turns any `Display` error into an error
+/// without a code (and would print internal causes), so conversion goes through
+/// `From<AppError>` below, which always sets the code and hides internals.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    BadUserInput { message: String, field: Option<String> },
+    InvalidTransition(String),
+    LimitExceeded(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        AppError::Internal(err)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::InvalidTransition(_) => "INVALID_TRANSITION",
+            AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn http_status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            AppError::InvalidTransition(_) => StatusCode::CONFLICT,
+            AppError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client may see; internal causes are logged here and replaced.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "internal error".to_string()
+            }
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::InvalidTransition(m)
+            | AppError::LimitExceeded(m)
+            | AppError::BadUserInput { message: m, .. } => m.clone(),
+        }
+    }
+}
+
+pub fn not_found(what: &str) -> AppError {
+    AppError::NotFound(format!("{what} not found"))
+}
+
+pub fn bad_input(field: &str, message: impl Into<String>) -> AppError {
+    AppError::BadUserInput { message: message.into(), field: Some(field.to_string()) }
+}
+
+pub fn unauthenticated() -> AppError {
+    AppError::Unauthenticated("a valid API key is required: Authorization: Bearer <key>".into())
+}
+
+pub fn forbidden() -> AppError {
+    AppError::Forbidden("this API key may only read; mutations need an ADMIN key".into())
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        AppError::Internal(anyhow::Error::new(err))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(err: sea_orm::TransactionError<AppError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        let code = err.code();
+        let field = match &err {
+            AppError::BadUserInput { field, .. } => field.clone(),
+            _ => None,
+        };
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = &field {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = self.http_status();
+        let body = serde_json::json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        (status, axum::Json(body)).into_response()
+    }
+}

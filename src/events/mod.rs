@@ -1,0 +1,154 @@
+//! The event bus. Changes are announced by outbox rows (`events`) written in the change's
+//! transaction; one poller per process reads them in sequence order and fans them out
+//! in memory to every subscriber of this process. A local commit kicks the poller; on
+//! PostgreSQL, NOTIFY from other replicas kicks it too, and a periodic poll covers a lost
+//! notification. Sequence numbers committed out of order are caught by tracking gaps.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{Notify, broadcast};
+
+use entity::event;
+
+/// How many events a subscriber may fall behind before it is disconnected.
+pub const SUBSCRIBER_BUFFER: usize = 1024;
+/// How long a skipped sequence number is waited for (a transaction still committing).
+const GAP_PATIENCE: Duration = Duration::from_secs(30);
+const POLL_BATCH: u64 = 500;
+
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: broadcast::Sender<Arc<event::Model>>,
+    kick: Notify,
+}
+
+impl Bus {
+    /// Starts the poller from the current end of the outbox.
+    pub async fn start(db: DatabaseConnection) -> anyhow::Result<Bus> {
+        let (tx, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new() }) };
+        let last = event::Entity::find()
+            .order_by_desc(event::Column::Id)
+            .one(&db)
+            .await?
+            .map(|e| e.id)
+            .unwrap_or(0);
+        let poll_every = match db.get_database_backend() {
+            DbBackend::Postgres => Duration::from_millis(500),
+            _ => Duration::from_secs(5),
+        };
+        if db.get_database_backend() == DbBackend::Postgres {
+            listen(db.clone(), bus.clone());
+        }
+        let poller = bus.clone();
+        tokio::spawn(async move { poller.run(db, last, poll_every).await });
+        Ok(bus)
+    }
+
+    /// Asks the poller to read the outbox now (after a local commit).
+    pub fn kick(&self) {
+        self.inner.kick.notify_one();
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<event::Model>> {
+        self.inner.tx.subscribe()
+    }
+
+    async fn run(self, db: DatabaseConnection, mut last: i64, poll_every: Duration) {
+        let mut gaps: BTreeMap<i64, Instant> = BTreeMap::new();
+        loop {
+            let _ = tokio::time::timeout(poll_every, self.inner.kick.notified()).await;
+            // Stop when the server (and every subscriber) is gone.
+            if Arc::strong_count(&self.inner) == 1 {
+                return;
+            }
+            match self.poll(&db, &mut last, &mut gaps).await {
+                Ok(()) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading the outbox failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    async fn poll(&self, db: &DatabaseConnection, last: &mut i64, gaps: &mut BTreeMap<i64, Instant>) -> anyhow::Result<()> {
+        let now = Instant::now();
+        gaps.retain(|_, since| now.duration_since(*since) < GAP_PATIENCE);
+        if !gaps.is_empty() {
+            let late = event::Entity::find()
+                .filter(event::Column::Id.is_in(gaps.keys().copied().collect::<Vec<_>>()))
+                .order_by_asc(event::Column::Id)
+                .all(db)
+                .await?;
+            for e in late {
+                gaps.remove(&e.id);
+                let _ = self.inner.tx.send(Arc::new(e));
+            }
+        }
+        loop {
+            let batch = event::Entity::find()
+                .filter(event::Column::Id.gt(*last))
+                .order_by_asc(event::Column::Id)
+                .limit(POLL_BATCH)
+                .all(db)
+                .await?;
+            let full = batch.len() as u64 == POLL_BATCH;
+            for e in batch {
+                for missing in (*last + 1)..e.id {
+                    gaps.insert(missing, now);
+                }
+                *last = e.id;
+                let _ = self.inner.tx.send(Arc::new(e));
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One LISTEN connection per process; each notification (or reconnect) kicks the poller,
+/// which reads the outbox from where it stopped, so nothing committed meanwhile is lost.
+fn listen(db: DatabaseConnection, bus: Bus) {
+    let pool = db.get_postgres_connection_pool().clone();
+    let weak = Arc::downgrade(&bus.inner);
+    drop(bus);
+    tokio::spawn(async move {
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            drop(inner);
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(err) = listener.listen(crate::domain::outbox::CHANNEL).await {
+                        tracing::warn!(error = %err, "LISTEN failed");
+                    } else {
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => {}
+                                // The connection dropped; the next recv reconnects. Catch up.
+                                Ok(None) => {}
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "LISTEN connection lost");
+                                    break;
+                                }
+                            }
+                            match weak.upgrade() {
+                                Some(inner) => inner.kick.notify_one(),
+                                None => return,
+                            }
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot open the LISTEN connection"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}

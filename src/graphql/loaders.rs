@@ -1,0 +1,160 @@
+//! Per-request batch loading. One `Loaders` is built for each request and brand, never
+//! shared, so a page of N rows costs one statement per nested field, not N.
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::domain::BrandId;
+use crate::domain::performance;
+use crate::domain::time::TimeRange;
+use crate::error::AppError;
+use entity::{campaign, conversion, conversion_review, creator, membership, order, order_event};
+
+pub struct Loaders {
+    pub db: DatabaseConnection,
+    pub brand: BrandId,
+}
+
+type Failure = async_graphql::Error;
+
+fn failure(err: sea_orm::DbErr) -> Failure {
+    AppError::from(err).into()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CreatorKey(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CampaignKey(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderKey(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MembershipKey(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConversionOfOrder(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryOfOrder(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReviewsOfConversion(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommissionOfCreator {
+    pub creator: i64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+macro_rules! by_id_loader {
+    ($key:ty, $entity:ident) => {
+        impl Loader<$key> for Loaders {
+            type Value = $entity::Model;
+            type Error = Failure;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(ids))
+                    .filter($entity::Column::BrandId.eq(self.brand.0))
+                    .all(&self.db)
+                    .await
+                    .map_err(failure)?;
+                Ok(rows.into_iter().map(|r| (<$key>::from_id(r.id), r)).collect())
+            }
+        }
+    };
+}
+
+trait FromId {
+    fn from_id(id: i64) -> Self;
+}
+macro_rules! from_id {
+    ($($key:ident),*) => { $(impl FromId for $key { fn from_id(id: i64) -> Self { $key(id) } })* };
+}
+from_id!(CreatorKey, CampaignKey, OrderKey, MembershipKey);
+
+by_id_loader!(CreatorKey, creator);
+by_id_loader!(CampaignKey, campaign);
+by_id_loader!(OrderKey, order);
+by_id_loader!(MembershipKey, membership);
+
+impl Loader<ConversionOfOrder> for Loaders {
+    type Value = conversion::Model;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[ConversionOfOrder]) -> Result<HashMap<ConversionOfOrder, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = conversion::Entity::find()
+            .filter(conversion::Column::OrderId.is_in(ids))
+            .filter(conversion::Column::BrandId.eq(self.brand.0))
+            .all(&self.db)
+            .await
+            .map_err(failure)?;
+        Ok(rows.into_iter().map(|r| (ConversionOfOrder(r.order_id), r)).collect())
+    }
+}
+
+impl Loader<HistoryOfOrder> for Loaders {
+    type Value = Vec<order_event::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[HistoryOfOrder]) -> Result<HashMap<HistoryOfOrder, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = order_event::Entity::find()
+            .filter(order_event::Column::OrderId.is_in(ids))
+            .filter(order_event::Column::BrandId.eq(self.brand.0))
+            .order_by_asc(order_event::Column::OccurredAt)
+            .order_by_asc(order_event::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(failure)?;
+        let mut out: HashMap<HistoryOfOrder, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(HistoryOfOrder(row.order_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ReviewsOfConversion> for Loaders {
+    type Value = Vec<conversion_review::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[ReviewsOfConversion]) -> Result<HashMap<ReviewsOfConversion, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = conversion_review::Entity::find()
+            .filter(conversion_review::Column::ConversionId.is_in(ids))
+            .filter(conversion_review::Column::BrandId.eq(self.brand.0))
+            .order_by_asc(conversion_review::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(failure)?;
+        let mut out: HashMap<ReviewsOfConversion, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(ReviewsOfConversion(row.conversion_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<CommissionOfCreator> for Loaders {
+    type Value = i64;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[CommissionOfCreator]) -> Result<HashMap<CommissionOfCreator, i64>, Self::Error> {
+        // One statement per distinct range; a page asks with one range.
+        let mut by_range: HashMap<(Option<i64>, Option<i64>), Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_range.entry((k.from, k.to)).or_default().push(k.creator);
+        }
+        let mut out = HashMap::new();
+        for ((from, to), creators) in by_range {
+            let sums = performance::creator_commissions(&self.db, &creators, TimeRange { from, to })
+                .await
+                .map_err(Failure::from)?;
+            for creator in creators {
+                let key = CommissionOfCreator { creator, from, to };
+                out.insert(key, sums.get(&creator).copied().unwrap_or(0));
+            }
+        }
+        Ok(out)
+    }
+}

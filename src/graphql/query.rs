@@ -1,0 +1,82 @@
+//! The read side of SPEC §2.
+use async_graphql::{Context, ID, Object, Result};
+
+use super::connection;
+use super::types::*;
+use crate::domain::orders::Scope;
+use crate::domain::{approval, campaigns, creators, orders, performance};
+use crate::ids::{self, Kind};
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Any object by its id; ids of another brand answer null, like unknown ids.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let r = rc(ctx);
+        let brand = r.brand_id();
+        let Some((kind, row)) = ids::decode_any(&id) else { return Ok(None) };
+        Ok(match kind {
+            Kind::Creator => creators::find(&r.db, brand, row).await?.map(|m| Node::Creator(Creator(m))),
+            Kind::Campaign => campaigns::find(&r.db, brand, row).await?.map(|m| Node::Campaign(Campaign(m))),
+            Kind::Order => orders::find(&r.db, brand, row).await?.map(|m| Node::Order(Order(m))),
+            Kind::Conversion => approval::find(&r.db, brand, row).await?.map(|m| Node::Conversion(Conversion(m))),
+            Kind::Brand | Kind::Membership => None,
+        })
+    }
+
+    /// The brand of the API key.
+    async fn brand(&self, ctx: &Context<'_>) -> Brand {
+        Brand(rc(ctx).brand.clone())
+    }
+
+    #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
+    async fn campaigns(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<CampaignConnection> {
+        let r = rc(ctx);
+        let limit = connection::page_size(first)?;
+        let after = connection::parse_id_cursor(after.as_deref())?;
+        let (rows, total) = campaigns::page(&r.db, r.brand_id(), after, limit + 1).await?;
+        Ok(CampaignConnection::new(rows, limit, after, total))
+    }
+
+    async fn campaign(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Campaign>> {
+        let r = rc(ctx);
+        let Some(row) = ids::decode(Kind::Campaign, &id) else { return Ok(None) };
+        Ok(campaigns::find(&r.db, r.brand_id(), row).await?.map(Campaign))
+    }
+
+    #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
+    async fn creators(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default = false)] include_deleted: bool,
+    ) -> Result<CreatorConnection> {
+        let r = rc(ctx);
+        let limit = connection::page_size(first)?;
+        let after = connection::parse_id_cursor(after.as_deref())?;
+        let (rows, total) = creators::page(&r.db, r.brand_id(), include_deleted, after, limit + 1).await?;
+        Ok(CreatorConnection::new(rows, limit, after, total))
+    }
+
+    /// Every sale of the brand, removed members and deleted creators included; newest first.
+    #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OrderFilter>,
+    ) -> Result<OrderConnection> {
+        let filter = order_filter(filter.as_ref())?;
+        Ok(OrderConnection::load(ctx, Scope::Brand, filter, first, after.as_deref()).await?)
+    }
+
+    /// Totals across the whole brand, everyone included.
+    async fn dashboard(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<Dashboard> {
+        let r = rc(ctx);
+        let range = super::types::range(range.as_ref())?;
+        Ok(Dashboard(performance::dashboard(&r.db, r.brand_id(), range).await?))
+    }
+}

@@ -1,0 +1,114 @@
+//! Live updates over websockets: outbox events of the caller's brand, optionally of one
+//! campaign, resolved to objects when they are pushed.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result, Subscription};
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::scalars::DateTime;
+use super::types::*;
+use crate::domain::outbox::{self, ConversionApprovalChanged, OrderStatusChanged};
+use crate::domain::{approval, orders};
+use crate::events::Bus;
+use crate::ids::{self, Kind};
+use entity::event;
+
+pub struct Subscription;
+
+pub struct OrderStatusChange {
+    order: entity::order::Model,
+    change: OrderStatusChanged,
+}
+
+#[Object]
+impl OrderStatusChange {
+    async fn order(&self) -> Order {
+        Order(self.order.clone())
+    }
+    async fn previous_status(&self) -> Option<OrderStatus> {
+        self.change.previous_status.as_deref().and_then(parse_status)
+    }
+    async fn status(&self) -> OrderStatus {
+        parse_status(&self.change.status).unwrap_or(OrderStatus::Paid)
+    }
+    async fn changed_at(&self) -> DateTime {
+        DateTime(self.change.changed_at)
+    }
+}
+
+fn parse_status(text: &str) -> Option<OrderStatus> {
+    match orders::OrderStatus::parse(text)? {
+        orders::OrderStatus::Paid => Some(OrderStatus::Paid),
+        orders::OrderStatus::Canceled => Some(OrderStatus::Canceled),
+        orders::OrderStatus::Refunded => Some(OrderStatus::Refunded),
+    }
+}
+
+/// The events of one kind for the caller's brand (and campaign), or an error that ends
+/// the subscription when the subscriber fell too far behind.
+fn events(
+    ctx: &Context<'_>,
+    kind: &'static str,
+    campaign_id: Option<ID>,
+) -> Result<impl Stream<Item = Result<Arc<event::Model>>> + use<>> {
+    let brand = rc(ctx).brand_id().0;
+    let campaign = match campaign_id {
+        Some(id) => Some(ids::decode(Kind::Campaign, &id).unwrap_or(0)),
+        None => None,
+    };
+    let bus = ctx.data::<Bus>()?;
+    let stream = BroadcastStream::new(bus.subscribe());
+    Ok(stream
+        .take_while(|item| {
+            let keep = !matches!(item, Err(BroadcastStreamRecvError::Lagged(_)));
+            async move { keep }
+        })
+        .filter_map(move |item| async move {
+            let e = item.ok()?;
+            let wanted = e.brand_id == brand && e.kind == kind && campaign.is_none_or(|c| c == e.campaign_id);
+            wanted.then_some(Ok(e))
+        }))
+}
+
+#[Subscription]
+impl Subscription {
+    /// Every applied order status change (the first sighting too, previousStatus null).
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        campaign_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<OrderStatusChange>> + use<>> {
+        let r = rc(ctx);
+        let (db, brand) = (r.db.clone(), r.brand_id());
+        Ok(events(ctx, outbox::ORDER_STATUS_CHANGED, campaign_id)?.filter_map(move |e| {
+            let db = db.clone();
+            async move {
+                let e = e.ok()?;
+                let change: OrderStatusChanged = serde_json::from_str(&e.payload).ok()?;
+                let order = orders::find(&db, brand, change.order_id).await.ok()??;
+                Some(Ok(OrderStatusChange { order, change }))
+            }
+        }))
+    }
+
+    /// The conversion after every reject or undo.
+    async fn conversion_approval_changed(
+        &self,
+        ctx: &Context<'_>,
+        campaign_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<Conversion>> + use<>> {
+        let r = rc(ctx);
+        let (db, brand) = (r.db.clone(), r.brand_id());
+        Ok(events(ctx, outbox::CONVERSION_APPROVAL_CHANGED, campaign_id)?.filter_map(move |e| {
+            let db = db.clone();
+            async move {
+                let e = e.ok()?;
+                let change: ConversionApprovalChanged = serde_json::from_str(&e.payload).ok()?;
+                let conversion = approval::find(&db, brand, change.conversion_id).await.ok()??;
+                Some(Ok(Conversion(conversion)))
+            }
+        }))
+    }
+}
