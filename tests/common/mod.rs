@@ -1,0 +1,217 @@
+//! Black-box test harness: a real server on port 0 over a fresh database per test, on
+//! SQLite (a temporary file) or PostgreSQL (a new database on 127.0.0.1:5432).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::Rng;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tally::app::{self, AppState};
+use tally::domain::brands;
+use tally::graphql::Limits;
+use tally::ids::{self, Kind};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn name(backend: Backend)` as two tests, `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TALLY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let r: u32 = rand::thread_rng().r#gen();
+    format!("tally_t_{}_{n}_{r:08x}", std::process::id())
+}
+
+/// A fresh, empty database URL for the backend. PostgreSQL must be reachable: a test
+/// that cannot reach it fails, it never skips.
+pub async fn fresh_database(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = unique_name();
+            let conn = Database::connect(format!("{admin}/postgres"))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test and is unreachable: {e}"));
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            conn.close().await.ok();
+            format!("{admin}/{name}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub url: String,
+    pub database_url: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+pub struct TestBrand {
+    pub id: String,
+    pub key: String,
+    pub webhook_secret: String,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Limits::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
+    let database_url = fresh_database(backend).await;
+    spawn_on(backend, &database_url, limits).await
+}
+
+/// A server on an existing database (a second replica, or a restart).
+pub async fn spawn_on(backend: Backend, database_url: &str, limits: Limits) -> TestApp {
+    let state = AppState::new(database_url, limits).await.expect("app state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let served = state.clone();
+    tokio::spawn(async move { app::serve(listener, served).await });
+    TestApp {
+        url: format!("http://{addr}"),
+        addr,
+        database_url: database_url.to_string(),
+        state,
+        http: reqwest::Client::new(),
+        backend,
+    }
+}
+
+impl TestApp {
+    pub async fn brand(&self, name: &str) -> TestBrand {
+        self.brand_with(name, "USD", Some("https://shop.example.com")).await
+    }
+
+    pub async fn brand_with(&self, name: &str, currency: &str, store_url: Option<&str>) -> TestBrand {
+        let created = brands::create(&self.state.db, name, currency, store_url)
+            .await
+            .unwrap_or_else(|e| panic!("create brand: {}", e.public_message()));
+        TestBrand {
+            id: ids::encode(Kind::Brand, created.brand.id),
+            key: created.api_key,
+            webhook_secret: created.brand.webhook_secret,
+        }
+    }
+
+    pub async fn viewer_key(&self, brand: &TestBrand) -> String {
+        let id = ids::decode(Kind::Brand, &brand.id).unwrap();
+        tally::domain::auth::create_key(
+            &self.state.db,
+            tally::domain::BrandId(id),
+            "dashboard viewer",
+            tally::domain::auth::Role::Viewer,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.public_message()))
+    }
+
+    /// POSTs a GraphQL operation and returns the whole JSON answer.
+    pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        response.json().await.expect("json body")
+    }
+
+    /// Like `gql`, but fails the test on any error and returns `data`.
+    pub async fn data(&self, key: &str, query: &str, variables: Value) -> Value {
+        let answer = self.gql(key, query, variables).await;
+        assert!(answer.get("errors").is_none(), "unexpected errors: {answer:#}");
+        answer["data"].clone()
+    }
+
+    pub async fn create_creator(&self, brand: &TestBrand, name: &str) -> String {
+        let d = self
+            .data(
+                &brand.key,
+                "mutation($n: String!) { createCreator(input: {name: $n, handle: \"@x\"}) { id } }",
+                json!({ "n": name }),
+            )
+            .await;
+        d["createCreator"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_campaign(&self, brand: &TestBrand, name: &str, rate: &str) -> String {
+        let d = self
+            .data(
+                &brand.key,
+                "mutation($n: String!, $r: Decimal) { createCampaign(input: {name: $n, defaultCommissionRate: $r}) { id } }",
+                json!({ "n": name, "r": rate }),
+            )
+            .await;
+        d["createCampaign"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn add_member(&self, brand: &TestBrand, campaign: &str, creator: &str, coupon: Option<&str>, affiliate: Option<&str>) -> Value {
+        let d = self
+            .data(
+                &brand.key,
+                "mutation($i: AddCreatorToCampaignInput!) { addCreatorToCampaign(input: $i) { id couponCode affiliateCode affiliateLink commissionRate commissionFlat } }",
+                json!({ "i": { "campaignId": campaign, "creatorId": creator, "couponCode": coupon, "affiliateCode": affiliate } }),
+            )
+            .await;
+        d["addCreatorToCampaign"].clone()
+    }
+
+    /// Records an order event through GraphQL; returns the order (or null).
+    pub async fn order_event(&self, brand: &TestBrand, input: Value) -> Value {
+        let d = self
+            .data(
+                &brand.key,
+                "mutation($i: OrderEventInput!) { recordOrderEvent(input: $i) { id externalId status amount statusChangedAt conversion { id commission attribution approval earnedCommission } } }",
+                json!({ "i": input }),
+            )
+            .await;
+        d["recordOrderEvent"].clone()
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {answer:#}"))
+}
