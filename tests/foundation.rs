@@ -1,4 +1,6 @@
 //! The foundation: CLI, auth, roles, tenancy, pagination, validation and limits.
+#![recursion_limit = "256"]
+
 mod common;
 
 use common::*;

@@ -1,8 +1,84 @@
-//! Store webhooks: verify, parse, and hand to `domain::orders::record`.
+//! Store webhooks (SPEC §3): verify the signature over the raw body, parse, and hand to
+//! `domain::orders::record`, the same door `recordOrderEvent` uses.
+pub mod shopify;
+pub mod signed;
+
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use serde_json::value::RawValue;
+use sha2::Sha256;
 
 use crate::app::AppState;
+use crate::domain::orders::{self, OrderEvent};
+use crate::domain::{BrandId, brands};
+use crate::error::{AppError, AppResult, not_found};
+use crate::ids::{self, Kind};
+use entity::brand;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/webhooks/{brand_id}/shopify", post(shopify::receive))
+        .route("/webhooks/{brand_id}/orders", post(signed::receive))
+}
+
+/// The brand a webhook URL names; unknown ids answer 404.
+async fn brand_of(state: &AppState, brand_id: &str) -> AppResult<brand::Model> {
+    let id = ids::decode(Kind::Brand, brand_id).ok_or_else(|| not_found("brand"))?;
+    brands::get(&state.db, BrandId(id)).await
+}
+
+fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> AppResult<Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
+        } else {
+            AppError::BadUserInput { message: rejection.body_text(), field: None }
+        }
+    })
+}
+
+pub fn signature_failure() -> AppError {
+    AppError::Unauthenticated("the webhook signature does not match the body".into())
+}
+
+/// Verifies an HMAC-SHA256 of the raw body in constant time.
+pub fn verify(secret: &str, body: &[u8], signature: &[u8]) -> AppResult<()> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hmac key: {e}")))?;
+    mac.update(body);
+    mac.verify_slice(signature).map_err(|_| signature_failure())
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A JSON number or string holding a decimal, as its exact text: never through f64.
+pub fn decimal_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).ok()
+    } else if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        Some(text.to_string())
+    } else {
+        None
+    }
+}
+
+/// Records the event and answers `{"attributed", "orderId"}`.
+async fn record(state: &AppState, brand: &brand::Model, event: &OrderEvent) -> AppResult<serde_json::Value> {
+    let recorded = orders::record(&state.db, BrandId(brand.id), event).await?;
+    if recorded.announced {
+        state.bus.kick();
+    }
+    Ok(match recorded.order {
+        Some(order) => serde_json::json!({ "attributed": true, "orderId": ids::encode(Kind::Order, order.id) }),
+        None => serde_json::json!({ "attributed": false, "orderId": null }),
+    })
 }

@@ -215,3 +215,129 @@ impl TestApp {
 pub fn code(answer: &Value) -> &str {
     answer["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {answer:#}"))
 }
+
+/// A Shopify order webhook payload shaped like the real thing (REST Admin API order).
+pub fn shopify_order(id: u64, financial_status: &str, subtotal: &str, updated_at: &str) -> Value {
+    json!({
+        "id": id,
+        "admin_graphql_api_id": format!("gid://shopify/Order/{id}"),
+        "app_id": 580111,
+        "browser_ip": "203.0.113.7",
+        "buyer_accepts_marketing": false,
+        "cancel_reason": null,
+        "cancelled_at": null,
+        "confirmed": true,
+        "contact_email": "buyer@example.com",
+        "created_at": "2026-03-01T09:15:00-05:00",
+        "currency": "USD",
+        "current_subtotal_price": subtotal,
+        "current_total_discounts": "2.00",
+        "current_total_price": "25.19",
+        "current_total_tax": "1.20",
+        "customer_locale": "en",
+        "discount_codes": [],
+        "email": "buyer@example.com",
+        "financial_status": financial_status,
+        "fulfillment_status": null,
+        "landing_site": "/",
+        "name": format!("#{}", 1000 + id % 1000),
+        "order_number": 1000 + id % 1000,
+        "presentment_currency": "USD",
+        "processed_at": "2026-03-01T09:15:00-05:00",
+        "referring_site": "https://www.instagram.com/",
+        "source_name": "web",
+        "subtotal_price": subtotal,
+        "tags": "",
+        "taxes_included": false,
+        "test": false,
+        "total_discounts": "2.00",
+        "total_line_items_price": "21.99",
+        "total_price": "25.19",
+        "total_tax": "1.20",
+        "updated_at": updated_at,
+        "line_items": [{
+            "id": id * 10 + 1,
+            "name": "Glow Serum - 30ml",
+            "price": "21.99",
+            "quantity": 1,
+            "sku": "GLOW-30",
+            "product_id": 7513594,
+            "variant_id": 42164132,
+            "taxable": true,
+            "total_discount": "2.00"
+        }],
+        "shipping_lines": [{ "code": "Standard", "price": "4.00", "title": "Standard" }],
+        "customer": { "id": 6208543, "email": "buyer@example.com", "first_name": "Sam", "last_name": "Lee" }
+    })
+}
+
+pub struct Delivery {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// Delivers a Shopify webhook signed with the brand's secret.
+    pub async fn shopify(&self, brand: &TestBrand, topic: &str, payload: &Value) -> Delivery {
+        let body = serde_json::to_vec(payload).unwrap();
+        let signature = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            tally::ingest::sign(&brand.webhook_secret, &body),
+        );
+        self.shopify_raw(&brand.id, topic, body, Some(&signature)).await
+    }
+
+    pub async fn shopify_raw(&self, brand_id: &str, topic: &str, body: Vec<u8>, signature: Option<&str>) -> Delivery {
+        let mut request = self
+            .http
+            .post(format!("{}/webhooks/{brand_id}/shopify", self.url))
+            .header("content-type", "application/json")
+            .header("x-shopify-topic", topic)
+            .header("x-shopify-shop-domain", "acme.myshopify.com")
+            .body(body);
+        if let Some(sig) = signature {
+            request = request.header("x-shopify-hmac-sha256", sig);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Delivery { status, body }
+    }
+
+    /// Delivers the signed JSON webhook.
+    pub async fn signed(&self, brand: &TestBrand, body: &[u8]) -> Delivery {
+        let signature = format!("sha256={}", hex::encode(tally::ingest::sign(&brand.webhook_secret, body)));
+        let response = self
+            .http
+            .post(format!("{}/webhooks/{}/orders", self.url, brand.id))
+            .header("content-type", "application/json")
+            .header("x-tally-signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Delivery { status, body }
+    }
+
+    pub async fn order_count(&self, brand: &TestBrand) -> i64 {
+        let d = self.data(&brand.key, "{ orders { totalCount } }", json!({})).await;
+        d["orders"]["totalCount"].as_i64().unwrap()
+    }
+}
+
+/// A campaign with one member holding coupon `ANA10` and affiliate code `ana`.
+pub struct Setup {
+    pub brand: TestBrand,
+    pub campaign: String,
+    pub ana: String,
+}
+
+pub async fn one_member(app: &TestApp, rate: &str) -> Setup {
+    let brand = app.brand("Acme").await;
+    let campaign = app.create_campaign(&brand, "Spring Launch", rate).await;
+    let ana = app.create_creator(&brand, "Ana Silva").await;
+    app.add_member(&brand, &campaign, &ana, Some("ANA10"), Some("ana")).await;
+    Setup { brand, campaign, ana }
+}

@@ -1,0 +1,60 @@
+//! `POST /webhooks/{brandId}/orders`: the `recordOrderEvent` input as JSON, signed with
+//! `X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body>`.
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::app::AppState;
+use crate::domain::brands;
+use crate::domain::orders::{OrderEvent, RawOrderEvent};
+use crate::error::{AppError, AppResult, bad_input};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Payload {
+    external_id: String,
+    amount: Box<RawValue>,
+    currency: String,
+    status: String,
+    occurred_at: String,
+    ordered_at: Option<String>,
+    coupon_code: Option<String>,
+    referral_code: Option<String>,
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(brand_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> AppResult<Json<serde_json::Value>> {
+    let body = super::body(body, state.limits.body_bytes)?;
+    let brand = super::brand_of(&state, &brand_id).await?;
+    let signature = headers
+        .get("x-tally-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256="))
+        .and_then(|hex_sig| hex::decode(hex_sig).ok())
+        .ok_or_else(super::signature_failure)?;
+    super::verify(&brand.webhook_secret, &body, &signature)?;
+    let payload: Payload = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadUserInput { message: format!("malformed order event: {e}"), field: None })?;
+    let amount = super::decimal_text(&payload.amount)
+        .ok_or_else(|| bad_input("amount", "amount must be a decimal number or string"))?;
+    let raw = RawOrderEvent {
+        external_id: payload.external_id,
+        amount,
+        currency: payload.currency,
+        status: payload.status,
+        occurred_at: payload.occurred_at,
+        ordered_at: payload.ordered_at,
+        coupon_code: payload.coupon_code,
+        referral_code: payload.referral_code,
+    };
+    let event = OrderEvent::parse(&raw, brands::currency(&brand)?, "webhook")?;
+    Ok(Json(super::record(&state, &brand, &event).await?))
+}
