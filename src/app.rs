@@ -13,7 +13,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::UnboundedReceiver;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::db::{self, StatementCounter};
@@ -24,6 +31,11 @@ use crate::events::Bus;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::RequestCtx;
 use crate::graphql::{Limits, TallySchema, build_schema};
+
+/// How long a loader gathers keys before one batched statement. Over HTTP the batches run
+/// in the request's own task (see `drive`), so they start only once every sibling field
+/// has asked, however long a page takes to resolve; the delay just needs to be non-zero.
+pub const LOADER_DELAY: Duration = Duration::from_millis(1);
 
 /// A client that has not sent connection_init by then is disconnected.
 pub const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,31 +124,37 @@ impl Caller {
         Ok(Caller { principal, brand, currency })
     }
 
-    fn parts(&self, state: &AppState) -> (DataLoader<Loaders>, RequestCtx, Bus) {
-        let loaders = Loaders { db: state.db.clone(), brand: self.principal.brand };
-        let ctx = RequestCtx {
+    fn ctx(&self, state: &AppState) -> RequestCtx {
+        RequestCtx {
             db: state.db.clone(),
             principal: self.principal.clone(),
             brand: self.brand.clone(),
             currency: self.currency,
-        };
-        (DataLoader::new(loaders, tokio::spawn), ctx, state.bus.clone())
+        }
     }
 
-    /// Fresh context data with fresh loaders: never shared between operations or brands.
+    fn loaders(&self, state: &AppState) -> Loaders {
+        Loaders { db: state.db.clone(), brand: self.principal.brand }
+    }
+
+    /// Context data for a websocket connection of this caller; its loaders batch on tokio.
     pub fn data(&self, state: &AppState) -> Data {
-        let (loader, ctx, bus) = self.parts(state);
         let mut data = Data::default();
-        data.insert(loader);
-        data.insert(ctx);
-        data.insert(bus);
+        data.insert(DataLoader::new(self.loaders(state), tokio::spawn).delay(LOADER_DELAY));
+        data.insert(self.ctx(state));
+        data.insert(state.bus.clone());
         data
     }
 
-    /// The same, attached to one operation.
-    pub fn attach(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
-        let (loader, ctx, bus) = self.parts(state);
-        request.data(loader).data(ctx).data(bus)
+    /// Runs one operation with fresh loaders whose batches run inside this task.
+    pub async fn execute(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+        let loader = DataLoader::new(self.loaders(state), move |task| {
+            let _ = tx.send(task);
+        })
+        .delay(LOADER_DELAY);
+        let request = request.data(loader).data(self.ctx(state)).data(state.bus.clone());
+        drive(state.schema.execute(request), rx).await
     }
 }
 
@@ -187,13 +205,15 @@ async fn graphql_http(State(state): State<AppState>, headers: HeaderMap, body: R
         Ok(c) => c,
         Err(err) => return graphql_error(err),
     };
-    let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(caller.attach(&state, r)),
-        BatchRequest::Batch(list) => BatchRequest::Batch(list.into_iter().map(|r| caller.attach(&state, r)).collect()),
-    };
-    let response = match state.schema.execute_batch(batch).await {
-        BatchResponse::Single(r) => BatchResponse::Single(coded(r)),
-        BatchResponse::Batch(list) => BatchResponse::Batch(list.into_iter().map(coded).collect()),
+    let response = match batch {
+        BatchRequest::Single(r) => BatchResponse::Single(coded(caller.execute(&state, r).await)),
+        BatchRequest::Batch(list) => {
+            let mut answers = Vec::with_capacity(list.len());
+            for r in list {
+                answers.push(coded(caller.execute(&state, r).await));
+            }
+            BatchResponse::Batch(answers)
+        }
     };
     Json(response).into_response()
 }
@@ -268,6 +288,55 @@ async fn ws_session(state: AppState, protocol: GraphQLProtocol, socket: WebSocke
         .keepalive_timeout(Duration::from_secs(30))
         .serve()
         .await;
+}
+
+/// Polls `main` together with the loader batches it starts, all in this one task. A batch
+/// runs only while `main` is waiting on something, never while it is still walking a
+/// page (async-graphql's list resolution yields every 32 items and wakes itself at once),
+/// so every key that one level of a page asks for lands in one batch: the statement count
+/// of a page does not depend on its size or on how fast this machine resolves it.
+async fn drive<F: Future>(main: F, mut spawned: UnboundedReceiver<BoxFuture<'static, ()>>) -> F::Output {
+    let mut running = FuturesUnordered::new();
+    let mut main = std::pin::pin!(main);
+    let woken = Arc::new(AtomicBool::new(false));
+    std::future::poll_fn(move |cx| {
+        let waker = Waker::from(Arc::new(Flagging { woken: woken.clone(), inner: cx.waker().clone() }));
+        let mut flagged = Context::from_waker(&waker);
+        loop {
+            woken.store(false, Ordering::SeqCst);
+            if let Poll::Ready(out) = main.as_mut().poll(&mut flagged) {
+                return Poll::Ready(out);
+            }
+            if woken.load(Ordering::SeqCst) {
+                continue;
+            }
+            while let Poll::Ready(Some(task)) = spawned.poll_recv(cx) {
+                running.push(task);
+            }
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            if !woken.load(Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await
+}
+
+/// A waker that notes it was used, and wakes the task.
+struct Flagging {
+    woken: Arc<AtomicBool>,
+    inner: Waker,
+}
+
+impl Wake for Flagging {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
 }
 
 fn close(code: u16, reason: &str) -> Message {
