@@ -1,6 +1,135 @@
-//! Demo data for `tally serve --demo`.
-use sea_orm::DatabaseConnection;
+//! Demo data for `tally serve --demo`: a realistic brand to explore in GraphiQL.
+//! Every order goes through `orders::record` and every rejection through
+//! `approval::review`, the same doors the API uses.
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
 
-pub async fn seed_if_empty(_db: &DatabaseConnection) -> anyhow::Result<String> {
-    anyhow::bail!("demo not ready")
+use super::approval::{self, Approval};
+use super::auth::{self, Principal, Role};
+use super::memberships::NewMembership;
+use super::orders::{self, OrderEvent, OrderStatus};
+use super::{BrandId, brands, campaigns, creators, memberships, time};
+use entity::{brand, conversion};
+
+pub const DEMO_BRAND: &str = "Glow Cosmetics";
+
+const CREATORS: [(&str, &str); 12] = [
+    ("Ana Silva", "@anaglows"),
+    ("Ben Carter", "@bencarterbeauty"),
+    ("Chloé Martin", "@chloe.skin"),
+    ("Dev Patel", "@devdoesmakeup"),
+    ("Emma Johansson", "@emmaj"),
+    ("Farah Haddad", "@farahglam"),
+    ("Gabriel Costa", "@gabecosta"),
+    ("Hana Kim", "@hanakimskin"),
+    ("Isaac Mensah", "@isaacgrooms"),
+    ("Julia Rossi", "@juliarossi"),
+    ("Kai Nakamura", "@kai.routine"),
+    ("Lena Fischer", "@lenafischer"),
+];
+
+/// "Chloé Martin" → "chloe": the first name as an ASCII code.
+fn slug(name: &str) -> String {
+    let first = name.split(' ').next().unwrap_or(name);
+    first.chars().map(|c| if c == 'é' { 'e' } else { c }).filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase()
+}
+
+fn failed(e: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!(e.public_message())
+}
+
+/// Seeds the demo brand into an empty database and returns an ADMIN key for it. On a
+/// database that already has brands it only issues a fresh key for the demo brand (or
+/// the first brand).
+pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<String> {
+    if brand::Entity::find().count(db).await? > 0 {
+        let brands = brand::Entity::find().order_by_asc(brand::Column::Id).all(db).await?;
+        let chosen = brands.iter().find(|b| b.name == DEMO_BRAND).or(brands.first());
+        let chosen = chosen.ok_or_else(|| anyhow::anyhow!("no brand"))?;
+        return auth::create_key(db, BrandId(chosen.id), "demo", Role::Admin).await.map_err(failed);
+    }
+    let created = brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com"))
+        .await
+        .map_err(failed)?;
+    let brand = BrandId(created.brand.id);
+    let currency = brands::currency(&created.brand).map_err(failed)?;
+    let mut rng = StdRng::seed_from_u64(2026);
+
+    let spring = campaigns::create(db, brand, "Spring Glow 2026", Some("10")).await.map_err(failed)?;
+    let summer = campaigns::create(db, brand, "Summer Essentials", Some("12.5")).await.map_err(failed)?;
+    let holiday = campaigns::create(db, brand, "Holiday Gift Guide", Some("8")).await.map_err(failed)?;
+    let mut people = Vec::new();
+    for (name, handle) in CREATORS {
+        let email = format!("{}@creators.example.com", handle.trim_start_matches('@').replace('.', ""));
+        let new = creators::NewCreator { name, handle: Some(handle), email: Some(&email) };
+        people.push(creators::create(db, brand, new).await.map_err(failed)?);
+    }
+    // (campaign, creator index, coupon, affiliate code, rate, flat)
+    let mut plan: Vec<(i64, usize, String, String, Option<&str>, Option<&str>)> = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let slug = slug(&person.name);
+        let campaign = [spring.id, summer.id, holiday.id][i % 3];
+        let (rate, flat) = if i == 1 { (Some("15"), Some("2.00")) } else { (None, None) };
+        plan.push((campaign, i, format!("{}15", slug.to_uppercase()), slug.clone(), rate, flat));
+        if i % 4 == 0 {
+            let other = [summer.id, holiday.id, spring.id][i % 3];
+            plan.push((other, i, format!("{}GIFT", slug.to_uppercase()), format!("{slug}-gift"), None, None));
+        }
+    }
+    let mut members = Vec::new();
+    for (campaign, who, coupon, affiliate, rate, flat) in &plan {
+        let new = NewMembership {
+            campaign_id: *campaign,
+            creator_id: people[*who].id,
+            coupon_code: Some(coupon),
+            affiliate_code: Some(affiliate),
+            commission_rate: *rate,
+            commission_flat: *flat,
+        };
+        members.push(memberships::add(db, brand, currency, new).await.map_err(failed)?);
+    }
+
+    let now = time::now();
+    let day = 86_400_000;
+    for n in 0..320 {
+        let m = &members[rng.gen_range(0..members.len())];
+        let ordered_at = now - rng.gen_range(0..90 * day);
+        let cents = rng.gen_range(1_500..25_000);
+        let by_link = rng.gen_bool(0.35);
+        let event = OrderEvent {
+            external_id: format!("{}", 5_200_000_000_u64 + n),
+            amount: cents,
+            status: OrderStatus::Paid,
+            occurred_at: ordered_at + 60_000,
+            ordered_at: Some(ordered_at),
+            coupon_code: if by_link { None } else { m.coupon_code.clone() },
+            referral_code: if by_link { m.affiliate_code.clone() } else { None },
+            source: "demo".to_string(),
+        };
+        orders::record(db, brand, &event).await.map_err(failed)?;
+        let roll: f64 = rng.r#gen();
+        let later = OrderEvent { occurred_at: ordered_at + rng.gen_range(1..10) * day, ..event };
+        if roll < 0.08 {
+            orders::record(db, brand, &OrderEvent { status: OrderStatus::Refunded, ..later }).await.map_err(failed)?;
+        } else if roll < 0.15 {
+            orders::record(db, brand, &OrderEvent { status: OrderStatus::Canceled, ..later }).await.map_err(failed)?;
+        }
+    }
+
+    let key = auth::create_key(db, brand, "demo", Role::Admin).await.map_err(failed)?;
+    let reviewer = Principal { brand, key_id: 0, key_name: "demo".into(), role: Role::Admin };
+    let all = conversion::Entity::find().order_by_asc(conversion::Column::Id).all(db).await?;
+    for c in &all {
+        if !rng.gen_bool(0.06) {
+            continue;
+        }
+        let reason = ["Self-referral", "Order flagged as fraud", "Employee purchase"][rng.gen_range(0..3)];
+        approval::review(db, &reviewer, c.id, Approval::Rejected, Some(reason)).await.map_err(failed)?;
+    }
+    // One member leaves a campaign and one creator leaves the community: the dashboard
+    // keeps their sales, the Performance tab does not show them.
+    memberships::remove(db, brand, members[3].campaign_id, members[3].creator_id).await.map_err(failed)?;
+    creators::delete(db, brand, people[11].id).await.map_err(failed)?;
+    Ok(key)
 }
