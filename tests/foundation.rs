@@ -281,7 +281,78 @@ async fn health_ready_and_graphiql_are_served(backend: Backend) {
     assert!(page.contains("/graphql") && page.contains("/graphql/ws"), "GraphiQL wired to both endpoints");
 }
 
+/// Starts `tally serve --demo` as a process and returns it with its key and address.
+async fn serve_demo(database_url: &str) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut key, mut url) = (String::new(), String::new());
+    while let Ok(Some(line)) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap() {
+        if let Some(k) = line.strip_prefix("demo data ready; API key: ") {
+            key = k.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Tally listening on ") {
+            url = rest.split(' ').next().unwrap().to_string();
+            break;
+        }
+    }
+    assert!(!key.is_empty() && !url.is_empty());
+    (child, key, url)
+}
+
+async fn serve_demo_answers_at_once_with_graphiql_ready(backend: Backend) {
+    let database_url = fresh_database(backend).await;
+    let (child, key, url) = serve_demo(&database_url).await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{url}/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&key), "GraphiQL is pre-filled with the demo key");
+    assert!(page.contains("defaultQuery"));
+    let answer: serde_json::Value = http
+        .post(format!("{url}/graphql"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "{ brand { name } dashboard { orders } campaigns { totalCount edges { node { members { id } performance { rows { orders } totals { orders rejectedConversions } } } } } creators(includeDeleted: true) { totalCount } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    let d = &answer["data"];
+    assert_eq!(d["brand"]["name"], "Glow Cosmetics");
+    assert_eq!(d["dashboard"]["orders"], 320);
+    assert_eq!(d["campaigns"]["totalCount"], 3);
+    assert_eq!(d["creators"]["totalCount"], 12);
+    let tab_orders: i64 = d["campaigns"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["performance"]["totals"]["orders"].as_i64().unwrap()).sum();
+    assert!(tab_orders < 320, "the removed member and the deleted creator leave the tabs, not the dashboard");
+    let rejected: i64 = d["campaigns"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["performance"]["totals"]["rejectedConversions"].as_i64().unwrap()).sum();
+    assert!(rejected > 0);
+    drop(child);
+
+    // On a database that has data, --demo adds nothing and hands out a working key.
+    let (_child, key2, url2) = serve_demo(&database_url).await;
+    assert_ne!(key, key2);
+    let again: serde_json::Value = http
+        .post(format!("{url2}/graphql"))
+        .bearer_auth(&key2)
+        .json(&json!({"query": "{ dashboard { orders } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["data"]["dashboard"]["orders"], 320);
+}
+
 on_both_backends!(
+    serve_demo_answers_at_once_with_graphiql_ready,
     cli_creates_brands_and_keys_that_authenticate,
     requests_without_a_valid_key_are_unauthenticated,
     viewer_keys_read_but_cannot_mutate,
