@@ -443,6 +443,55 @@ pub async fn page(
     Ok(order::Model::find_by_statement(sql.build(backend)).all(db).await?)
 }
 
+/// One order with what an export row shows of its campaign, creator and conversion.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct ExportRow {
+    pub id: i64,
+    pub external_id: String,
+    pub campaign_name: String,
+    pub creator_name: String,
+    pub creator_handle: Option<String>,
+    pub coupon_code: Option<String>,
+    pub ordered_at: Millis,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub approval: String,
+    /// Earned commission (rule 5), so the column sums to the Performance total.
+    pub earned: i64,
+}
+
+/// One chunk of export rows, newest first, after the cursor: a keyset page, so a long
+/// export holds no transaction and no connection between chunks.
+pub async fn export_page(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    scope: Scope,
+    filter: &OrderFilter,
+    after: Option<OrderCursor>,
+    limit: u64,
+) -> AppResult<Vec<ExportRow>> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(
+        "SELECT o.id AS id, o.external_id AS external_id, k.name AS campaign_name, c.name AS creator_name, \
+         c.handle AS creator_handle, o.coupon_code AS coupon_code, o.ordered_at AS ordered_at, o.status AS status, \
+         o.amount AS amount, o.currency AS currency, cv.approval AS approval, \
+         CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' THEN cv.commission ELSE 0 END AS earned \
+         FROM orders o JOIN campaigns k ON k.id = o.campaign_id JOIN creators c ON c.id = o.creator_id \
+         JOIN conversions cv ON cv.order_id = o.id",
+    );
+    where_clause(&mut sql, brand, scope, filter);
+    if let Some(c) = after {
+        let t = sql.bind(c.ordered_at);
+        let t2 = sql.bind(c.ordered_at);
+        let i = sql.bind(c.id);
+        sql.push(&format!(" AND (o.ordered_at < {t} OR (o.ordered_at = {t2} AND o.id < {i}))"));
+    }
+    let l = sql.bind(limit as i64);
+    sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
+    Ok(ExportRow::find_by_statement(sql.build(backend)).all(db).await?)
+}
+
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> AppResult<u64> {
     #[derive(FromQueryResult)]
     struct Count {
