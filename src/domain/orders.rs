@@ -420,6 +420,16 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
     }
 }
 
+/// Keyset condition in newest-first order, as a row-value comparison both backends can
+/// answer with a range scan of the (…, ordered_at, id) indexes.
+fn after_cursor(sql: &mut Sql, after: Option<OrderCursor>) {
+    if let Some(c) = after {
+        let t = sql.bind(c.ordered_at);
+        let i = sql.bind(c.id);
+        sql.push(&format!(" AND (o.ordered_at, o.id) < ({t}, {i})"));
+    }
+}
+
 /// One page of orders, newest first, and optionally the total count.
 pub async fn page(
     db: &impl ConnectionTrait,
@@ -432,12 +442,7 @@ pub async fn page(
     let backend = db.get_database_backend();
     let mut sql = Sql::new("SELECT o.* FROM orders o");
     where_clause(&mut sql, brand, scope, filter);
-    if let Some(c) = after {
-        let t = sql.bind(c.ordered_at);
-        let t2 = sql.bind(c.ordered_at);
-        let i = sql.bind(c.id);
-        sql.push(&format!(" AND (o.ordered_at < {t} OR (o.ordered_at = {t2} AND o.id < {i}))"));
-    }
+    after_cursor(&mut sql, after);
     let l = sql.bind(limit as i64);
     sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
     Ok(order::Model::find_by_statement(sql.build(backend)).all(db).await?)
@@ -481,12 +486,7 @@ pub async fn export_page(
          JOIN conversions cv ON cv.order_id = o.id",
     );
     where_clause(&mut sql, brand, scope, filter);
-    if let Some(c) = after {
-        let t = sql.bind(c.ordered_at);
-        let t2 = sql.bind(c.ordered_at);
-        let i = sql.bind(c.id);
-        sql.push(&format!(" AND (o.ordered_at < {t} OR (o.ordered_at = {t2} AND o.id < {i}))"));
-    }
+    after_cursor(&mut sql, after);
     let l = sql.bind(limit as i64);
     sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
     Ok(ExportRow::find_by_statement(sql.build(backend)).all(db).await?)

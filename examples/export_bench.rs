@@ -1,0 +1,117 @@
+//! Export benchmark: fills a database with N orders, starts the real `tally serve`
+//! binary on it, downloads `/exports/sales.csv`, and reports rows/s and the server's
+//! peak RSS before and after. Numbers go in BENCHMARKS.md.
+//!
+//! cargo build --release --bins --examples
+//! target/release/examples/export_bench [sqlite|postgres] [rows]
+use std::time::Instant;
+
+use sea_orm::{ConnectionTrait, Database, DbBackend};
+use tally::domain::memberships::NewMembership;
+use tally::domain::{BrandId, brands, campaigns, creators, memberships};
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let backend = args.get(1).map(String::as_str).unwrap_or("sqlite").to_string();
+    let rows: i64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let url = match backend.as_str() {
+        "postgres" => {
+            let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
+            admin.execute_unprepared("DROP DATABASE IF EXISTS tally_bench").await?;
+            admin.execute_unprepared("CREATE DATABASE tally_bench").await?;
+            "postgres://postgres@127.0.0.1:5432/tally_bench".to_string()
+        }
+        _ => {
+            let path = std::env::temp_dir().join("tally_bench.db");
+            let _ = std::fs::remove_file(&path);
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    };
+    let (db, _) = tally::db::connect(&url).await?;
+    let made = brands::create(&db, "Bench", "USD", None).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let brand = BrandId(made.brand.id);
+    let campaign = campaigns::create(&db, brand, "Bench campaign", Some("10")).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let creator = creators::create(&db, brand, creators::NewCreator { name: "Bench, \"Creator\"", handle: Some("@bench"), email: None })
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let new = NewMembership { campaign_id: campaign.id, creator_id: creator.id, coupon_code: Some("BENCH"), affiliate_code: None, commission_rate: None, commission_flat: None };
+    let member = memberships::add(&db, brand, brands::currency(&made.brand).unwrap(), new).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+
+    let fill = Instant::now();
+    let series = match db.get_database_backend() {
+        DbBackend::Postgres => format!("SELECT generate_series(1, {rows}) AS x"),
+        _ => format!("WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {rows}) SELECT x FROM seq"),
+    };
+    let (b, k, c, m) = (made.brand.id, campaign.id, creator.id, member.id);
+    db.execute_unprepared(&format!(
+        "INSERT INTO orders (brand_id, campaign_id, creator_id, membership_id, external_id, amount, currency, status, coupon_code, \
+         ordered_at, status_changed_at, last_event_at, created_at) \
+         SELECT {b}, {k}, {c}, {m}, 'B' || x, 1000 + x % 50000, 'USD', CASE WHEN x % 10 = 0 THEN 'REFUNDED' ELSE 'PAID' END, 'BENCH', \
+         1700000000000 + x * 1000, 1700000000000 + x * 1000, 1700000000000 + x * 1000, 1700000000000 FROM ({series}) s"
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "INSERT INTO conversions (brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) \
+         SELECT brand_id, id, campaign_id, creator_id, membership_id, 'COUPON_CODE', amount / 10, 'APPROVED', created_at FROM orders"
+    ))
+    .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    let filled = fill.elapsed();
+    db.close().await?;
+
+    let exe = std::env::current_exe()?.parent().and_then(|p| p.parent()).map(|p| p.join("tally")).expect("target dir");
+    let port = 18_000 + (std::process::id() % 1000) as u16;
+    let mut server = std::process::Command::new(&exe)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &url)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let campaign_id = tally::ids::encode(tally::ids::Kind::Campaign, campaign.id);
+    for path in ["/exports/sales.csv".to_string(), format!("/exports/orders.csv?campaignId={campaign_id}")] {
+        let before = peak_rss_kib(server.id());
+        let start = Instant::now();
+        let mut response = http.get(format!("{base}{path}")).bearer_auth(&made.api_key).send().await?;
+        let (mut bytes, mut lines) = (0usize, 0usize);
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        let elapsed = start.elapsed();
+        let after = peak_rss_kib(server.id());
+        let exported = lines - 1;
+        assert_eq!(exported as i64, rows, "every row exported");
+        println!(
+            "| {backend} | {} | {rows} | {:.1} s | {:.0} rows/s | {:.1} MiB | {} MiB | {} MiB |",
+            path.split('?').next().unwrap_or(&path),
+            elapsed.as_secs_f64(),
+            exported as f64 / elapsed.as_secs_f64(),
+            bytes as f64 / 1_048_576.0,
+            before / 1024,
+            after / 1024,
+        );
+    }
+    server.kill()?;
+    println!("(filled {rows} orders in {:.1} s)", filled.as_secs_f64());
+    Ok(())
+}
