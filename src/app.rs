@@ -3,11 +3,9 @@
 use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, Data};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -37,9 +35,6 @@ use crate::graphql::{Limits, TallySchema, build_schema};
 /// has asked, however long a page takes to resolve; the delay just needs to be non-zero.
 pub const LOADER_DELAY: Duration = Duration::from_millis(1);
 
-/// A client that has not sent connection_init by then is disconnected.
-pub const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -54,7 +49,7 @@ pub struct AppState {
 impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect(database_url).await?;
-        let bus = Bus::start(db.clone()).await?;
+        let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
         Ok(AppState { schema: build_schema(&limits), db, bus, limits, statements, graphiql_key: None })
     }
 }
@@ -64,7 +59,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", post(graphql_http))
-        .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/ws", get(crate::graphql::ws::upgrade))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .merge(crate::ingest::router())
@@ -264,57 +259,6 @@ fn coded(mut response: async_graphql::Response) -> async_graphql::Response {
     response
 }
 
-/// Authenticates `connection_init` before handing the socket to the GraphQL protocol:
-/// no init within the timeout closes with 4408, a missing or bad key with 4401.
-async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| ws_session(state, protocol, socket))
-}
-
-async fn ws_session(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    let first = match tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await {
-        Ok(Some(Ok(Message::Text(text)))) => text,
-        Ok(_) => return,
-        Err(_) => {
-            let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
-            return;
-        }
-    };
-    let init: serde_json::Value = serde_json::from_str(first.as_str()).unwrap_or_default();
-    if init.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
-        let _ = sink.send(close(4401, "Unauthorized: send connection_init first")).await;
-        return;
-    }
-    let payload = init.get("payload").cloned().unwrap_or_default();
-    let key = ["authorization", "Authorization"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-        .map(|v| v.trim().strip_prefix("Bearer ").or_else(|| v.trim().strip_prefix("bearer ")).unwrap_or(v.trim()).to_string());
-    let data = match principal(&state.db, key.as_deref()).await {
-        Ok(p) => Caller::load(&state, p).await.map(|c| c.data(&state)),
-        Err(e) => Err(e),
-    };
-    let data = match data {
-        Ok(d) => d,
-        Err(err) => {
-            let code = if matches!(err, AppError::Unauthenticated(_)) { 4401 } else { 4500 };
-            let _ = sink.send(close(code, "Unauthorized")).await;
-            return;
-        }
-    };
-    // Replay the init message to the protocol handler, which acknowledges it.
-    let replay = futures_util::stream::once(async move { Ok::<Message, axum::Error>(Message::Text(first)) });
-    let stream = replay.chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, stream, state.schema.clone(), protocol)
-        .with_data(data)
-        .on_connection_init(|_| async { Ok(Data::default()) })
-        .keepalive_timeout(Duration::from_secs(30))
-        .serve()
-        .await;
-}
-
 /// Polls `main` together with the loader batches it starts, all in this one task. A batch
 /// runs only while `main` is waiting on something, never while it is still walking a
 /// page (async-graphql's list resolution yields every 32 items and wakes itself at once),
@@ -362,8 +306,4 @@ impl Wake for Flagging {
         self.woken.store(true, Ordering::SeqCst);
         self.inner.wake_by_ref();
     }
-}
-
-fn close(code: u16, reason: &str) -> Message {
-    Message::Close(Some(axum::extract::ws::CloseFrame { code, reason: reason.into() }))
 }

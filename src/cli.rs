@@ -39,6 +39,9 @@ pub enum Command {
         /// Most operations in one batch request.
         #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().batch)]
         max_batch: usize,
+        /// Events a live subscriber may fall behind before it is disconnected.
+        #[arg(long, env = "TALLY_SUBSCRIBER_BUFFER", default_value_t = Limits::default().subscriber_buffer)]
+        subscriber_buffer: usize,
     },
     /// Manage brands.
     Brand {
@@ -86,8 +89,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { addr, demo: with_demo, max_body_bytes, max_depth, max_complexity, max_batch } => {
-            let limits = Limits { body_bytes: max_body_bytes, depth: max_depth, complexity: max_complexity, batch: max_batch };
+        Command::Serve { addr, demo: with_demo, max_body_bytes, max_depth, max_complexity, max_batch, subscriber_buffer } => {
+            let limits = Limits {
+                body_bytes: max_body_bytes,
+                depth: max_depth,
+                complexity: max_complexity,
+                batch: max_batch,
+                subscriber_buffer,
+                ..Limits::default()
+            };
             let mut state = AppState::new(&cli.database_url, limits).await?;
             if with_demo {
                 let key = demo::seed_if_empty(&state.db).await?;

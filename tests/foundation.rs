@@ -232,7 +232,7 @@ async fn coupon_and_affiliate_codes_are_unique_among_current_members(backend: Ba
 }
 
 async fn oversized_and_overly_complex_requests_are_limited(backend: Backend) {
-    let limits = tally::graphql::Limits { body_bytes: 4096, depth: 6, complexity: 500, batch: 2 };
+    let limits = tally::graphql::Limits { body_bytes: 4096, depth: 6, complexity: 500, batch: 2, ..Default::default() };
     let app = spawn_app_with(backend, limits).await;
     let brand = app.brand("Acme").await;
     let big = format!("{{ brand {{ name }} }} # {}", "x".repeat(5000));

@@ -12,8 +12,6 @@ use tokio::sync::{Notify, broadcast};
 
 use entity::event;
 
-/// How many events a subscriber may fall behind before it is disconnected.
-pub const SUBSCRIBER_BUFFER: usize = 1024;
 /// How long a skipped sequence number is waited for (a transaction still committing).
 const GAP_PATIENCE: Duration = Duration::from_secs(30);
 const POLL_BATCH: u64 = 500;
@@ -29,9 +27,11 @@ struct Inner {
 }
 
 impl Bus {
-    /// Starts the poller from the current end of the outbox.
-    pub async fn start(db: DatabaseConnection) -> anyhow::Result<Bus> {
-        let (tx, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+    /// Starts the poller from the current end of the outbox. `buffer` is how many events
+    /// a subscriber may fall behind before it is cut off: the ring is shared, so memory
+    /// per subscriber is a cursor, not a queue.
+    pub async fn start(db: DatabaseConnection, buffer: usize) -> anyhow::Result<Bus> {
+        let (tx, _) = broadcast::channel(buffer.max(1));
         let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new() }) };
         let last = event::Entity::find()
             .order_by_desc(event::Column::Id)

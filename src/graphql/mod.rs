@@ -6,6 +6,7 @@ pub mod query;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
+pub mod ws;
 
 use async_graphql::Schema;
 
@@ -18,11 +19,22 @@ pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub batch: usize,
+    /// Events a subscriber may fall behind before it is disconnected (close code 4008).
+    pub subscriber_buffer: usize,
+    /// How long a websocket may wait before sending connection_init (then 4408).
+    pub ws_init_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { body_bytes: 1024 * 1024, depth: 12, complexity: 20_000, batch: 10 }
+        Limits {
+            body_bytes: 1024 * 1024,
+            depth: 12,
+            complexity: 20_000,
+            batch: 10,
+            subscriber_buffer: 1024,
+            ws_init_timeout: std::time::Duration::from_secs(10),
+        }
     }
 }
 

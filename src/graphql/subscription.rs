@@ -11,6 +11,7 @@ use super::scalars::DateTime;
 use super::types::*;
 use crate::domain::outbox::{self, ConversionApprovalChanged, OrderStatusChanged};
 use crate::domain::{approval, orders};
+use super::ws::{Closer, TOO_SLOW};
 use crate::events::Bus;
 use crate::ids::{self, Kind};
 use entity::event;
@@ -59,11 +60,19 @@ fn events(
         None => None,
     };
     let bus = ctx.data::<Bus>()?;
+    let closer = ctx.data_opt::<Closer>().cloned();
     let stream = BroadcastStream::new(bus.subscribe());
     Ok(stream
-        .take_while(|item| {
-            let keep = !matches!(item, Err(BroadcastStreamRecvError::Lagged(_)));
-            async move { keep }
+        .take_while(move |item| {
+            let lagged = matches!(item, Err(BroadcastStreamRecvError::Lagged(_)));
+            if lagged {
+                // Dropping events silently would be worse than telling the client to
+                // reconnect and re-read: close the whole connection with a clear code.
+                if let Some(c) = &closer {
+                    c.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and refetch");
+                }
+            }
+            async move { !lagged }
         })
         .filter_map(move |item| async move {
             let e = item.ok()?;

@@ -1,0 +1,154 @@
+//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws. Tally reads
+//! `connection_init` itself before the protocol handler sees it, so it can answer with
+//! the protocol's close codes: 4408 when no init arrives in time (`Limits::ws_init_timeout`), 4401 for a missing or
+//! bad key. Outgoing messages pass through one forwarder that also sends keep-alives and
+//! closes with 4008 a subscriber that fell too far behind.
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+
+use crate::app::{AppState, Caller, principal};
+use crate::error::AppError;
+
+/// How often the server sends a keep-alive (`ping` or legacy `ka`).
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+/// A client that does not take a message within this long is disconnected.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Close code for a subscriber that fell further behind than the event buffer.
+pub const TOO_SLOW: u16 = 4008;
+
+/// Lets a subscription close its whole connection with a code.
+#[derive(Clone)]
+pub struct Closer(watch::Sender<Option<(u16, &'static str)>>);
+
+impl Closer {
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let _ = self.0.send(Some((code, reason)));
+    }
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let legacy = chosen_protocol(&headers) == Some(WebSocketProtocols::SubscriptionsTransportWS);
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| session(state, protocol, legacy, socket))
+}
+
+/// The subprotocol the handshake settles on: the client's first one that Tally speaks.
+fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// The key in `connection_init`'s payload: `{"authorization": "Bearer <key>"}`.
+fn key_of(payload: &serde_json::Value) -> Option<String> {
+    let value = ["authorization", "Authorization"].iter().find_map(|k| payload.get(*k)?.as_str())?.trim();
+    let key = match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+        _ => value,
+    };
+    Some(key.to_string())
+}
+
+async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let first = match tokio::time::timeout(state.limits.ws_init_timeout, stream.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(_) => return,
+        Err(_) => {
+            let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
+            return;
+        }
+    };
+    let init: serde_json::Value = serde_json::from_str(first.as_str()).unwrap_or_default();
+    if init.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
+        let _ = sink.send(close(4401, "Unauthorized: connection_init must come first")).await;
+        return;
+    }
+    let key = init.get("payload").and_then(key_of);
+    let caller = match principal(&state.db, key.as_deref()).await {
+        Ok(p) => Caller::load(&state, p).await,
+        Err(e) => Err(e),
+    };
+    let caller = match caller {
+        Ok(c) => c,
+        Err(AppError::Unauthenticated(_)) => {
+            let _ = sink.send(close(4401, "Unauthorized")).await;
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(message = %err.public_message(), "websocket init failed");
+            let _ = sink.send(close(1011, "Internal error")).await;
+            return;
+        }
+    };
+
+    let (close_tx, mut close_rx) = watch::channel(None);
+    let mut data: Data = caller.data(&state);
+    data.insert(Closer(close_tx));
+
+    // The init message is replayed to the protocol handler, which acknowledges it. Reading
+    // stops when a close is requested or the forwarder gave up on the client.
+    let mut stopped = close_rx.clone();
+    let (gone_tx, mut gone_rx) = watch::channel(false);
+    let incoming = futures_util::stream::once(async move { Ok::<Message, axum::Error>(Message::Text(first)) })
+        .chain(stream)
+        .take_until(async move {
+            tokio::select! {
+                _ = stopped.wait_for(|c| c.is_some()) => {}
+                _ = gone_rx.wait_for(|g| *g) => {}
+            }
+        });
+    let (out_tx, mut out_rx) = futures_channel::mpsc::channel::<Message>(32);
+    let graphql = GraphQLWebSocket::new_with_pair(out_tx, incoming, state.schema.clone(), protocol)
+        .with_data(data)
+        .on_connection_init(|_| async { Ok(Data::default()) })
+        .serve();
+
+    let forward = async move {
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        loop {
+            let message = tokio::select! {
+                next = out_rx.next() => match next {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = keepalive.tick() => Message::Text(if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# }.into()),
+                _ = close_rx.changed() => {
+                    let (code, reason) = close_rx.borrow().unwrap_or((1000, "closing"));
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(close(code, reason))).await;
+                    break;
+                }
+            };
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        let _ = gone_tx.send(true);
+    };
+    // Both run to the end: the forwarder flushes what the handler wrote (a close frame
+    // included) after the handler stops, and the handler stops once the forwarder is gone.
+    tokio::join!(graphql, forward);
+}
