@@ -108,12 +108,14 @@ async fn graphiql(State(state): State<AppState>) -> Html<String> {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => (StatusCode::OK, "ready").into_response(),
-        Err(err) => {
+    let probe = tokio::time::timeout(Duration::from_secs(2), state.db.execute_unprepared("SELECT 1")).await;
+    match probe {
+        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not answering").into_response(),
     }
 }
 

@@ -48,6 +48,7 @@ impl AppError {
             AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
             AppError::InvalidTransition(_) => StatusCode::CONFLICT,
             AppError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Internal(cause) if database_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +68,14 @@ impl AppError {
             | AppError::BadUserInput { message: m, .. } => m.clone(),
         }
     }
+}
+
+/// The database could not be reached at all (as opposed to a statement failing).
+fn database_unavailable(cause: &anyhow::Error) -> bool {
+    matches!(
+        cause.downcast_ref::<sea_orm::DbErr>(),
+        Some(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_))
+    )
 }
 
 pub fn not_found(what: &str) -> AppError {

@@ -1,0 +1,122 @@
+//! Several `tally serve` processes on one PostgreSQL: a change committed through any of
+//! them reaches subscribers on all of them, including the npm `graphql-ws` client.
+#![recursion_limit = "256"]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::ws::{self, Protocol};
+use common::*;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+struct Replica {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+async fn replica(database_url: &str) -> Replica {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().expect("serve output");
+        if let Some(rest) = line.strip_prefix("Tally listening on ") {
+            let url = rest.split(' ').next().unwrap().to_string();
+            return Replica { _child: child, url };
+        }
+    }
+}
+
+async fn gql(url: &str, key: &str, query: &str, variables: Value) -> Value {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{url}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    answer["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postgres() {
+    let database_url = fresh_database(Backend::Postgres).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["brand", "create", "--name", "Acme", "--store-url", "https://shop.example.com"])
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .unwrap();
+    let brand: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = brand["apiKey"].as_str().unwrap().to_string();
+    let a = replica(&database_url).await;
+    let b = replica(&database_url).await;
+
+    let campaign = gql(&b.url, &key, "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }", json!({})).await;
+    let campaign = campaign["createCampaign"]["id"].as_str().unwrap().to_string();
+    let creator = gql(&a.url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
+    let creator = creator["createCreator"]["id"].as_str().unwrap().to_string();
+    gql(&b.url, &key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }", json!({"k": campaign, "c": creator})).await;
+
+    // A Rust client on replica A, the npm graphql-ws client on replica B.
+    let mut on_a = ws::connect(&a.url, Protocol::TransportWs, &key).await;
+    on_a.subscribe("a", "subscription { orderStatusChanged { order { externalId } previousStatus status } }", json!({})).await;
+    let node_modules = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/graphql-ws");
+    assert!(std::path::Path::new(node_modules).exists(), "run `npm ci` first: the JavaScript client test needs it");
+    let mut node = tokio::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/subscribe.mjs"))
+        .arg(format!("{}/graphql/ws", b.url.replacen("http", "ws", 1)))
+        .arg(&key)
+        .arg("2")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed");
+    let mut node_lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let connected = tokio::time::timeout(Duration::from_secs(20), node_lines.next_line()).await.unwrap().unwrap().unwrap();
+    assert_eq!(connected, r#"{"connected":true}"#);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // One change through B's GraphQL, one through A's Shopify webhook.
+    gql(&b.url, &key, "mutation { recordOrderEvent(input: {externalId: \"R1\", amount: \"25.00\", currency: \"USD\", status: PAID, occurredAt: \"2026-03-01T10:00:00Z\", couponCode: \"ANA10\"}) { id } }", json!({})).await;
+    let secret = brand["webhookSecret"].as_str().unwrap();
+    let mut payload = shopify_order(0, "refunded", "25.00", "2026-03-02T10:00:00Z");
+    payload["id"] = json!("R1");
+    payload["discount_codes"] = json!([{"code": "ANA10"}]);
+    let body = serde_json::to_vec(&payload).unwrap();
+    let signature = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tally::ingest::sign(secret, &body));
+    let delivered = reqwest::Client::new()
+        .post(format!("{}/webhooks/{}/shopify", a.url, brand["brandId"].as_str().unwrap()))
+        .header("x-shopify-topic", "orders/updated")
+        .header("x-shopify-hmac-sha256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+
+    let expected = [
+        json!({"orderStatusChanged": {"order": {"externalId": "R1"}, "previousStatus": null, "status": "PAID"}}),
+        json!({"orderStatusChanged": {"order": {"externalId": "R1"}, "previousStatus": "PAID", "status": "REFUNDED"}}),
+    ];
+    for want in &expected {
+        assert_eq!(&on_a.next_data("a").await, want);
+        let line = tokio::time::timeout(Duration::from_secs(10), node_lines.next_line()).await.unwrap().unwrap().expect("event from node");
+        let got: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(&got["data"], want);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), node.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+}
