@@ -81,6 +81,15 @@ pub enum KeyCommand {
         #[arg(long, default_value = "ADMIN")]
         role: String,
     },
+    /// Revoke a key by its secret, or every key of a brand with a name; prints {"revoked": N}.
+    Revoke {
+        #[arg(long, conflicts_with_all = ["brand_id", "name"], required_unless_present = "name")]
+        api_key: Option<String>,
+        #[arg(long, requires = "name")]
+        brand_id: Option<String>,
+        #[arg(long, requires = "brand_id")]
+        name: Option<String>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -133,6 +142,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!("{}", serde_json::json!({ "apiKey": key }));
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Revoke { api_key, brand_id, name } } => {
+            let (db, _) = crate::db::connect(&cli.database_url).await?;
+            let revoked = match (api_key, brand_id, name) {
+                (Some(secret), _, _) => auth::revoke_secret(&db, &secret).await,
+                (None, Some(brand_id), Some(name)) => {
+                    let brand = ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
+                    auth::revoke_named(&db, BrandId(brand), &name).await
+                }
+                _ => anyhow::bail!("give --api-key, or --brand-id with --name"),
+            }
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!("{}", serde_json::json!({ "revoked": revoked }));
             Ok(())
         }
     }

@@ -76,6 +76,24 @@ impl Sql {
         format!("${}", self.values.len())
     }
 
+    /// Appends ` AND <condition> <placeholder>`, e.g. `and("o.ordered_at >=", from)`.
+    pub fn and(&mut self, condition: &str, value: impl Into<Value>) -> &mut Sql {
+        let p = self.bind(value);
+        self.text.push_str(&format!(" AND {condition} {p}"));
+        self
+    }
+
+    /// Appends ` AND <column> IN (<placeholders>)`; an empty list matches nothing.
+    pub fn and_in<V: Into<Value>>(&mut self, column: &str, values: impl IntoIterator<Item = V>) -> &mut Sql {
+        let list: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
+        if list.is_empty() {
+            self.text.push_str(" AND 1 = 0");
+        } else {
+            self.text.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+        }
+        self
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Sql {
         self.text.push_str(text);
         self

@@ -148,7 +148,25 @@ async fn a_subscriber_that_falls_behind_is_closed_with_4008(backend: Backend) {
     assert_eq!(client.close_code(Duration::from_secs(10)).await, Some(4008));
 }
 
+async fn revoking_a_key_closes_its_open_sockets_with_4403(backend: Backend) {
+    let limits = tally::graphql::Limits { ws_key_recheck: Duration::from_millis(200), ..Default::default() };
+    let app = spawn_app_with(backend, limits).await;
+    let s = one_member(&app, "10").await;
+    let viewer = app.viewer_key(&s.brand).await;
+    let mut watching = ws::connect(&app.url, Protocol::TransportWs, &viewer).await;
+    watching.subscribe("1", STATUS_SUB, json!({})).await;
+    let mut admin = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    admin.subscribe("2", STATUS_SUB, json!({})).await;
+    assert_eq!(tally::domain::auth::revoke_secret(&app.state.db, &viewer).await.unwrap_or(0), 1);
+    assert_eq!(watching.close_code(Duration::from_secs(5)).await, Some(4403));
+    assert_eq!(code(&app.gql(&viewer, "{ brand { name } }", json!({})).await), "UNAUTHENTICATED");
+    // Other keys' sockets stay open and keep receiving.
+    app.order_event(&s.brand, event("K1", "PAID", "2026-03-01T10:00:00Z", "ANA10")).await;
+    assert_eq!(admin.next_data("2").await["orderStatusChanged"]["order"]["externalId"], "K1");
+}
+
 on_both_backends!(
+    revoking_a_key_closes_its_open_sockets_with_4403,
     status_changes_reach_subscribers_over_graphql_transport_ws,
     approval_changes_reach_subscribers_over_the_legacy_protocol,
     subscribers_see_only_their_campaign_and_their_brand,

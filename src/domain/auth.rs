@@ -82,6 +82,28 @@ pub async fn create_key(
     Ok(secret)
 }
 
+/// Revokes the key with this secret; it stops working at once over HTTP and within
+/// `Limits::ws_key_recheck` on open websockets. Returns how many keys were revoked.
+pub async fn revoke_secret(db: &impl sea_orm::ConnectionTrait, secret: &str) -> AppResult<u64> {
+    let result = api_key::Entity::update_many()
+        .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
+        .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Revokes every key of the brand with this name.
+pub async fn revoke_named(db: &impl sea_orm::ConnectionTrait, brand: BrandId, name: &str) -> AppResult<u64> {
+    let result = api_key::Entity::update_many()
+        .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
+        .filter(api_key::Column::BrandId.eq(brand.0))
+        .filter(api_key::Column::Name.eq(name))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// The principal behind a bearer secret; unknown and revoked keys are the same failure.
 pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Principal> {
     let key = api_key::Entity::find()

@@ -172,38 +172,33 @@ async fn attribute(
     brand: BrandId,
     event: &OrderEvent,
 ) -> AppResult<Option<(membership::Model, Attribution)>> {
-    if let Some(coupon) = &event.coupon_code {
-        let found = membership::Entity::find()
-            .filter(membership::Column::BrandId.eq(brand.0))
-            .filter(membership::Column::CouponKey.eq(coupon.to_uppercase()))
-            .order_by_desc(membership::Column::Id)
-            .all(db)
-            .await?;
-        if let Some(m) = pick(found) {
-            return Ok(Some((m, Attribution::CouponCode)));
-        }
-    }
-    if let Some(referral) = &event.referral_code {
-        let found = membership::Entity::find()
-            .filter(membership::Column::BrandId.eq(brand.0))
-            .filter(membership::Column::AffiliateCode.eq(referral.as_str()))
-            .order_by_desc(membership::Column::Id)
-            .all(db)
-            .await?;
-        if let Some(m) = pick(found) {
-            return Ok(Some((m, Attribution::AffiliateLink)));
+    let by_coupon = event.coupon_code.as_ref().map(|c| (membership::Column::CouponKey, c.to_uppercase(), Attribution::CouponCode));
+    let by_link = event.referral_code.as_ref().map(|r| (membership::Column::AffiliateCode, r.clone(), Attribution::AffiliateLink));
+    for (column, code, attribution) in [by_coupon, by_link].into_iter().flatten() {
+        if let Some(m) = holder(db, brand, column, code).await? {
+            return Ok(Some((m, attribution)));
         }
     }
     Ok(None)
 }
 
-fn pick(newest_first: Vec<membership::Model>) -> Option<membership::Model> {
-    let current = newest_first.iter().position(|m| m.removed_at.is_none());
-    let mut all = newest_first;
-    match current {
-        Some(i) => Some(all.swap_remove(i)),
-        None => all.into_iter().next(),
-    }
+/// The membership holding a code: the current one, else the latest removed one.
+async fn holder(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    column: membership::Column,
+    code: String,
+) -> AppResult<Option<membership::Model>> {
+    let mut newest_first = membership::Entity::find()
+        .filter(membership::Column::BrandId.eq(brand.0))
+        .filter(column.eq(code))
+        .order_by_desc(membership::Column::Id)
+        .all(db)
+        .await?;
+    Ok(match newest_first.iter().position(|m| m.removed_at.is_none()) {
+        Some(i) => Some(newest_first.swap_remove(i)),
+        None => newest_first.into_iter().next(),
+    })
 }
 
 /// First sighting: the order, its first history entry, its conversion with the commission
@@ -382,8 +377,7 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
     let p = sql.bind(brand.0);
     sql.push(" WHERE o.brand_id = ").push(&p);
     if let Scope::Campaign(campaign_id) = scope {
-        let p = sql.bind(campaign_id);
-        sql.push(" AND o.campaign_id = ").push(&p);
+        sql.and("o.campaign_id =", campaign_id);
         sql.push(
             " AND EXISTS (SELECT 1 FROM memberships m JOIN creators c ON c.id = m.creator_id \
              WHERE m.campaign_id = o.campaign_id AND m.creator_id = o.creator_id \
@@ -391,32 +385,27 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
         );
     }
     if !filter.statuses.is_empty() {
-        let list: Vec<String> = filter.statuses.iter().map(|s| sql.bind(s.as_str())).collect();
-        sql.push(" AND o.status IN (").push(&list.join(", ")).push(")");
+        sql.and_in("o.status", filter.statuses.iter().map(|s| s.as_str()));
     }
-    if let Some(from) = filter.range.from {
-        let p = sql.bind(from);
-        sql.push(" AND o.ordered_at >= ").push(&p);
-    }
-    if let Some(to) = filter.range.to {
-        let p = sql.bind(to);
-        sql.push(" AND o.ordered_at < ").push(&p);
-    }
+    push_range(sql, filter.range);
     if let Some(creator) = filter.creator_id {
-        let p = sql.bind(creator);
-        sql.push(" AND o.creator_id = ").push(&p);
+        sql.and("o.creator_id =", creator);
     }
     if let Some(campaign) = filter.campaign_id {
-        let p = sql.bind(campaign);
-        sql.push(" AND o.campaign_id = ").push(&p);
+        sql.and("o.campaign_id =", campaign);
     }
     if let Some(ids) = &filter.ids {
-        if ids.is_empty() {
-            sql.push(" AND 1 = 0");
-        } else {
-            let list: Vec<String> = ids.iter().map(|id| sql.bind(*id)).collect();
-            sql.push(" AND o.id IN (").push(&list.join(", ")).push(")");
-        }
+        sql.and_in("o.id", ids.iter().copied());
+    }
+}
+
+/// Rule 7: `[from, to)` on the order's `ordered_at`.
+pub(crate) fn push_range(sql: &mut Sql, range: TimeRange) {
+    if let Some(from) = range.from {
+        sql.and("o.ordered_at >=", from);
+    }
+    if let Some(to) = range.to {
+        sql.and("o.ordered_at <", to);
     }
 }
 

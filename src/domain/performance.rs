@@ -6,6 +6,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::BrandId;
 use super::time::TimeRange;
+use super::orders::push_range;
 use crate::db::Sql;
 use crate::error::AppResult;
 
@@ -25,6 +26,7 @@ pub struct PerformanceRow {
     pub commission: i64,
 }
 
+/// The figures of a row or of the totals line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     pub orders: i64,
@@ -32,6 +34,18 @@ pub struct Totals {
     pub approved: i64,
     pub rejected: i64,
     pub commission: i64,
+}
+
+impl PerformanceRow {
+    pub fn figures(&self) -> Totals {
+        Totals {
+            orders: self.orders,
+            sales: self.sales,
+            approved: self.approved,
+            rejected: self.rejected,
+            commission: self.commission,
+        }
+    }
 }
 
 pub fn totals(rows: &[PerformanceRow]) -> Totals {
@@ -44,16 +58,6 @@ pub fn totals(rows: &[PerformanceRow]) -> Totals {
     })
 }
 
-fn push_range(sql: &mut Sql, range: TimeRange) {
-    if let Some(from) = range.from {
-        let p = sql.bind(from);
-        sql.push(" AND o.ordered_at >= ").push(&p);
-    }
-    if let Some(to) = range.to {
-        let p = sql.bind(to);
-        sql.push(" AND o.ordered_at < ").push(&p);
-    }
-}
 
 /// One row per current member of the campaign (rule 6), zeros for members without
 /// orders; `creator` narrows it to one creator's row.
@@ -76,8 +80,7 @@ pub async fn campaign_rows(
     let p = sql.bind(campaign_id);
     sql.push(&p).push(" AND m.removed_at IS NULL");
     if let Some(creator) = creator {
-        let p = sql.bind(creator);
-        sql.push(" AND m.creator_id = ").push(&p);
+        sql.and("m.creator_id =", creator);
     }
     sql.push(" GROUP BY m.id, m.creator_id ORDER BY m.id");
     Ok(PerformanceRow::find_by_statement(sql.build(db.get_database_backend())).all(db).await?)
@@ -134,10 +137,9 @@ pub async fn creator_commissions(
     }
     let mut sql = Sql::new(&format!(
         "SELECT o.creator_id AS creator_id, {EARNED} AS commission FROM orders o \
-         JOIN conversions cv ON cv.order_id = o.id WHERE o.creator_id IN ("
+         JOIN conversions cv ON cv.order_id = o.id WHERE 1 = 1"
     ));
-    let list: Vec<String> = creators.iter().map(|id| sql.bind(*id)).collect();
-    sql.push(&list.join(", ")).push(")");
+    sql.and_in("o.creator_id", creators.iter().copied());
     push_range(&mut sql, range);
     sql.push(" GROUP BY o.creator_id");
     let rows = Row::find_by_statement(sql.build(db.get_database_backend())).all(db).await?;

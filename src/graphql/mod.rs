@@ -23,6 +23,8 @@ pub struct Limits {
     pub subscriber_buffer: usize,
     /// How long a websocket may wait before sending connection_init (then 4408).
     pub ws_init_timeout: std::time::Duration,
+    /// How often an open websocket's key is checked again (a revoked key closes it, 4403).
+    pub ws_key_recheck: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -34,6 +36,7 @@ impl Default for Limits {
             batch: 10,
             subscriber_buffer: 1024,
             ws_init_timeout: std::time::Duration::from_secs(10),
+            ws_key_recheck: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -78,7 +78,7 @@ async fn review(ctx: &Context<'_>, id: &ID, to: Approval, reason: Option<&str>) 
     let rows = performance::campaign_rows(&r.db, updated.campaign_id, Default::default(), Some(updated.creator_id)).await?;
     Ok(ConversionPayload {
         conversion: Conversion(updated),
-        performance: rows.into_iter().next().map(CreatorPerformance),
+        performance: rows.into_iter().next().map(|row| CreatorPerformance::new(r, row)),
     })
 }
 

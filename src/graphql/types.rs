@@ -1,7 +1,7 @@
 //! The object types of SPEC §2. Each wraps a stored row; nested objects resolve through
 //! the per-request loaders.
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, InputObject, Interface, Object, Result};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Interface, Object, Result, SimpleObject};
 use sea_orm::DatabaseConnection;
 
 use super::connection::{self, PageInfo};
@@ -272,66 +272,66 @@ pub struct CampaignPerformance {
 
 #[Object]
 impl CampaignPerformance {
-    async fn rows(&self) -> Vec<CreatorPerformance> {
-        self.rows.iter().cloned().map(CreatorPerformance).collect()
+    async fn rows(&self, ctx: &Context<'_>) -> Vec<CreatorPerformance> {
+        self.rows.iter().map(|r| CreatorPerformance::new(rc(ctx), r.clone())).collect()
     }
-    async fn totals(&self) -> PerformanceTotals {
-        PerformanceTotals(self.totals.clone())
+    async fn totals(&self, ctx: &Context<'_>) -> PerformanceTotals {
+        PerformanceTotals::new(rc(ctx), &self.totals)
     }
 }
 
-pub struct CreatorPerformance(pub performance::PerformanceRow);
+/// One creator's row: who, their codes, and the same figures as the totals line.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct CreatorPerformance {
+    #[graphql(skip)]
+    row: performance::PerformanceRow,
+    #[graphql(flatten)]
+    figures: PerformanceTotals,
+}
 
-#[Object]
+impl CreatorPerformance {
+    pub fn new(r: &RequestCtx, row: performance::PerformanceRow) -> CreatorPerformance {
+        CreatorPerformance { figures: PerformanceTotals::new(r, &row.figures()), row }
+    }
+}
+
+#[ComplexObject]
 impl CreatorPerformance {
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        let row = loader(ctx).load_one(CreatorKey(self.0.creator_id)).await?.ok_or_else(|| missing("creator"))?;
+        let row = loader(ctx).load_one(CreatorKey(self.row.creator_id)).await?.ok_or_else(|| missing("creator"))?;
         Ok(Creator(row))
     }
     async fn coupon_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let m = loader(ctx).load_one(MembershipKey(self.0.membership_id)).await?;
+        let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
         Ok(m.and_then(|m| m.coupon_code))
     }
     async fn affiliate_link(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let m = loader(ctx).load_one(MembershipKey(self.0.membership_id)).await?;
+        let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
         let store = rc(ctx).brand.store_url.as_deref();
         Ok(m.and_then(|m| memberships::affiliate_link(store, m.affiliate_code.as_deref())))
     }
-    async fn orders(&self) -> i64 {
-        self.0.orders
-    }
-    async fn sales(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.sales)
-    }
-    async fn approved_conversions(&self) -> i64 {
-        self.0.approved
-    }
-    async fn rejected_conversions(&self) -> i64 {
-        self.0.rejected
-    }
-    async fn commission(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission)
-    }
 }
 
-pub struct PerformanceTotals(pub performance::Totals);
+/// Orders of all statuses; sales of paid orders; earned commission.
+#[derive(SimpleObject)]
+pub struct PerformanceTotals {
+    orders: i64,
+    sales: Decimal,
+    approved_conversions: i64,
+    rejected_conversions: i64,
+    commission: Decimal,
+}
 
-#[Object]
 impl PerformanceTotals {
-    async fn orders(&self) -> i64 {
-        self.0.orders
-    }
-    async fn sales(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.sales)
-    }
-    async fn approved_conversions(&self) -> i64 {
-        self.0.approved
-    }
-    async fn rejected_conversions(&self) -> i64 {
-        self.0.rejected
-    }
-    async fn commission(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission)
+    pub fn new(r: &RequestCtx, t: &performance::Totals) -> PerformanceTotals {
+        PerformanceTotals {
+            orders: t.orders,
+            sales: r.money(t.sales),
+            approved_conversions: t.approved,
+            rejected_conversions: t.rejected,
+            commission: r.money(t.commission),
+        }
     }
 }
 

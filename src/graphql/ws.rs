@@ -1,8 +1,9 @@
 //! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws. Tally reads
 //! `connection_init` itself before the protocol handler sees it, so it can answer with
 //! the protocol's close codes: 4408 when no init arrives in time (`Limits::ws_init_timeout`), 4401 for a missing or
-//! bad key. Outgoing messages pass through one forwarder that also sends keep-alives and
-//! closes with 4008 a subscriber that fell too far behind.
+//! bad key. Outgoing messages pass through one forwarder that also sends keep-alives,
+//! closes with 4008 a subscriber that fell too far behind, and with 4403 a connection
+//! whose key was revoked since it connected.
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::app::{AppState, Caller, principal};
+use crate::domain::auth;
 use crate::error::AppError;
 
 /// How often the server sends a keep-alive (`ping` or legacy `ka`).
@@ -125,26 +127,38 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
         .on_connection_init(|_| async { Ok(Data::default()) })
         .serve();
 
+    let (db, secret) = (state.db.clone(), key.unwrap_or_default());
     let forward = async move {
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.tick().await;
+        let mut recheck = tokio::time::interval(state.limits.ws_key_recheck);
+        recheck.tick().await;
         loop {
             let message = tokio::select! {
+                _ = recheck.tick() => {
+                    if let Err(AppError::Unauthenticated(_)) = auth::authenticate(&db, &secret).await {
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(close(4403, "Forbidden: the API key was revoked"))).await;
+                        break;
+                    }
+                    continue;
+                }
                 next = out_rx.next() => match next {
                     Some(m) => m,
                     None => break,
                 },
                 _ = keepalive.tick() => Message::Text(if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# }.into()),
-                _ = close_rx.changed() => {
-                    let (code, reason) = close_rx.borrow().unwrap_or((1000, "closing"));
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(close(code, reason))).await;
-                    break;
-                }
+                _ = close_rx.changed() => break,
             };
             match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
                 Ok(Ok(())) => {}
                 _ => break,
             }
+        }
+        // A requested close is sent last, whichever branch ended the loop (the handler
+        // may have stopped first because the same request ended its input).
+        let requested = *close_rx.borrow();
+        if let Some((code, reason)) = requested {
+            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(close(code, reason))).await;
         }
         let _ = gone_tx.send(true);
     };

@@ -6,7 +6,7 @@ pub mod signed;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use serde_json::value::RawValue;
@@ -25,20 +25,29 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{brand_id}/orders", post(signed::receive))
 }
 
-/// The brand a webhook URL names; unknown ids answer 404.
-async fn brand_of(state: &AppState, brand_id: &str) -> AppResult<brand::Model> {
-    let id = ids::decode(Kind::Brand, brand_id).ok_or_else(|| not_found("brand"))?;
-    brands::get(&state.db, BrandId(id)).await
-}
-
-fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> AppResult<Bytes> {
-    body.map_err(|rejection| {
+/// The brand a webhook URL names and the raw body, once the body's signature (read from
+/// the headers by `signature_of`) matches the brand's webhook secret. Unknown brands
+/// answer 404, bad or missing signatures 401.
+async fn verified(
+    state: &AppState,
+    brand_id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    signature_of: impl FnOnce(&HeaderMap) -> Option<Vec<u8>>,
+) -> AppResult<(brand::Model, Bytes)> {
+    let limit = state.limits.body_bytes;
+    let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
         } else {
             AppError::BadUserInput { message: rejection.body_text(), field: None }
         }
-    })
+    })?;
+    let id = ids::decode(Kind::Brand, brand_id).ok_or_else(|| not_found("brand"))?;
+    let brand = brands::get(&state.db, BrandId(id)).await?;
+    let signature = signature_of(headers).ok_or_else(signature_failure)?;
+    verify(&brand.webhook_secret, &body, &signature)?;
+    Ok((brand, body))
 }
 
 pub fn signature_failure() -> AppError {

@@ -103,14 +103,11 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let body = super::body(body, state.limits.body_bytes)?;
-    let brand = super::brand_of(&state, &brand_id).await?;
-    let signature = headers
-        .get("x-shopify-hmac-sha256")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| STANDARD.decode(v.trim()).ok())
-        .ok_or_else(super::signature_failure)?;
-    super::verify(&brand.webhook_secret, &body, &signature)?;
+    let (brand, body) = super::verified(&state, &brand_id, &headers, body, |h| {
+        let value = h.get("x-shopify-hmac-sha256")?.to_str().ok()?;
+        STANDARD.decode(value.trim()).ok()
+    })
+    .await?;
     let topic = headers
         .get("x-shopify-topic")
         .and_then(|v| v.to_str().ok())

@@ -32,15 +32,11 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let body = super::body(body, state.limits.body_bytes)?;
-    let brand = super::brand_of(&state, &brand_id).await?;
-    let signature = headers
-        .get("x-tally-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("sha256="))
-        .and_then(|hex_sig| hex::decode(hex_sig).ok())
-        .ok_or_else(super::signature_failure)?;
-    super::verify(&brand.webhook_secret, &body, &signature)?;
+    let (brand, body) = super::verified(&state, &brand_id, &headers, body, |h| {
+        let value = h.get("x-tally-signature")?.to_str().ok()?;
+        hex::decode(value.trim().strip_prefix("sha256=")?).ok()
+    })
+    .await?;
     let payload: Payload = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadUserInput { message: format!("malformed order event: {e}"), field: None })?;
     let amount = super::decimal_text(&payload.amount)
