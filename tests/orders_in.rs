@@ -296,7 +296,34 @@ async fn the_orders_connection_filters_and_pages_newest_first(backend: Backend) 
     assert_eq!(other_campaign["orders"]["totalCount"], 0);
 }
 
+async fn a_partial_refund_lowers_sales_but_not_the_pinned_commission(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    let paid = with_coupon(shopify_order(9501, "paid", "80.00", "2026-03-04T10:00:00Z"), "ANA10");
+    let id = app.shopify(&s.brand, "orders/paid", &paid).await.body["orderId"].as_str().unwrap().to_string();
+    let mut partial = paid.clone();
+    partial["financial_status"] = json!("partially_refunded");
+    partial["current_subtotal_price"] = json!("50.00");
+    partial["updated_at"] = json!("2026-03-05T10:00:00Z");
+    assert_eq!(app.shopify(&s.brand, "orders/updated", &partial).await.status, 200);
+    let o = order(&app, &s.brand, &id).await;
+    assert_eq!((o["status"].clone(), o["amount"].clone()), (json!("PAID"), json!("50.00")));
+    assert_eq!(o["conversion"]["commission"], "8.00");
+    // A late delivery of the original payload changes neither.
+    app.shopify(&s.brand, "orders/paid", &{
+        let mut late = paid.clone();
+        late["updated_at"] = json!("2026-03-04T11:00:00Z");
+        late
+    })
+    .await;
+    let o = order(&app, &s.brand, &id).await;
+    assert_eq!(o["amount"], "50.00");
+    let d = app.data(&s.brand.key, "{ dashboard { totalSales commission } }", json!({})).await;
+    assert_eq!(d["dashboard"], json!({"totalSales": "50.00", "commission": "8.00"}));
+}
+
 on_both_backends!(
+    a_partial_refund_lowers_sales_but_not_the_pinned_commission,
     a_paid_shopify_order_with_a_coupon_becomes_an_order_and_an_approved_conversion,
     shopify_financial_statuses_map_to_order_statuses,
     the_coupon_wins_over_the_affiliate_link,

@@ -296,7 +296,9 @@ async fn insert_history(
 }
 
 /// Rule 3 on a locked, existing order: newer events apply, older ones only join the
-/// history, repeats change nothing.
+/// history, repeats change nothing. A newer event also carries the order's current
+/// amount (a partial refund lowers Shopify's current subtotal), so sales follow it; the
+/// commission stays as pinned when the conversion was created (rule 2).
 async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> AppResult<Recorded> {
     let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
     if !fresh || event.occurred_at <= existing.last_event_at {
@@ -314,11 +316,16 @@ async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: 
         let p = sql.bind(event.occurred_at);
         sql.push(", status_changed_at = ").push(&p);
     }
+    if event.amount != existing.amount {
+        let p = sql.bind(event.amount);
+        sql.push(", amount = ").push(&p);
+    }
     let p = sql.bind(existing.id);
     sql.push(" WHERE id = ").push(&p);
     db.execute_raw(sql.build(backend)).await?;
     let mut updated = existing;
     updated.last_event_at = event.occurred_at;
+    updated.amount = event.amount;
     if !changed {
         return Ok(Recorded { order: Some(updated), announced: false });
     }
