@@ -7,7 +7,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,6 +20,8 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::db::{self, StatementCounter};
 use crate::domain::auth::{self, Principal};
@@ -44,18 +46,35 @@ pub struct AppState {
     pub statements: StatementCounter,
     /// The key GraphiQL is pre-filled with (demo mode only).
     pub graphiql_key: Option<String>,
+    /// Browser origins allowed to call the API (CORS); none by default.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect(database_url).await?;
         let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
-        Ok(AppState { schema: build_schema(&limits), db, bus, limits, statements, graphiql_key: None })
+        Ok(AppState {
+            schema: build_schema(&limits),
+            db,
+            bus,
+            limits,
+            statements,
+            graphiql_key: None,
+            cors_origins: Vec::new(),
+        })
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.body_bytes;
+    // Front-end apps on other origins send the key in the Authorization header, never
+    // cookies, so no credentials are allowed.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600));
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", post(graphql_http))
@@ -65,12 +84,24 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::router())
         .merge(crate::export::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Serves until the listener fails or the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// Serves until `shutdown` resolves, then stops taking connections and lets requests
+/// in flight finish.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// What GraphiQL opens with: the dashboard and the first campaign's Performance table.

@@ -39,6 +39,9 @@ pub enum Command {
         /// Most operations in one batch request.
         #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().batch)]
         max_batch: usize,
+        /// Browser origins allowed to call the API (CORS), comma-separated.
+        #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origin: Vec<String>,
         /// Events a live subscriber may fall behind before it is disconnected.
         #[arg(long, env = "TALLY_SUBSCRIBER_BUFFER", default_value_t = Limits::default().subscriber_buffer)]
         subscriber_buffer: usize,
@@ -92,13 +95,44 @@ pub enum KeyCommand {
     },
 }
 
+/// Ctrl-C or SIGTERM (what orchestrators send before stopping a replica).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::PrintSchema => {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve { addr, demo: with_demo, max_body_bytes, max_depth, max_complexity, max_batch, subscriber_buffer } => {
+        Command::Serve {
+            addr,
+            demo: with_demo,
+            max_body_bytes,
+            max_depth,
+            max_complexity,
+            max_batch,
+            cors_origin,
+            subscriber_buffer,
+        } => {
             let limits = Limits {
                 body_bytes: max_body_bytes,
                 depth: max_depth,
@@ -108,6 +142,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Limits::default()
             };
             let mut state = AppState::new(&cli.database_url, limits).await?;
+            for origin in cors_origin.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+                let value = origin.parse().map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))?;
+                state.cors_origins.push(value);
+            }
             if with_demo {
                 let key = demo::seed_if_empty(&state.db).await?;
                 state.graphiql_key = Some(key.clone());
@@ -117,7 +155,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let local = listener.local_addr()?;
             println!("Tally listening on http://{local} (GraphiQL at /, GraphQL at /graphql)");
             tracing::info!(%local, database = %crate::db::redact(&cli.database_url), "serving");
-            app::serve(listener, state).await?;
+            app::serve_until(listener, state, shutdown_signal()).await?;
+            tracing::info!("stopped");
             Ok(())
         }
         Command::Brand { command: BrandCommand::Create { name, currency, store_url } } => {

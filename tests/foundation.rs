@@ -351,7 +351,29 @@ async fn serve_demo_answers_at_once_with_graphiql_ready(backend: Backend) {
     assert_eq!(again["data"]["dashboard"]["orders"], 320);
 }
 
+async fn browsers_on_allowed_origins_may_call_the_api(backend: Backend) {
+    let database_url = fresh_database(backend).await;
+    let mut state = tally::app::AppState::new(&database_url, Default::default()).await.unwrap();
+    state.cors_origins.push("https://app.example.com".parse().unwrap());
+    let app = serve_state(backend, &database_url, state).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.url))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization,content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(allowed.headers().get("access-control-allow-origin").unwrap(), "https://app.example.com");
+    let allowed_headers = allowed.headers().get("access-control-allow-headers").unwrap().to_str().unwrap().to_lowercase();
+    assert!(allowed_headers.contains("authorization"));
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
 on_both_backends!(
+    browsers_on_allowed_origins_may_call_the_api,
     serve_demo_answers_at_once_with_graphiql_ready,
     cli_creates_brands_and_keys_that_authenticate,
     requests_without_a_valid_key_are_unauthenticated,

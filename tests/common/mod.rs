@@ -101,6 +101,11 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
 /// A server on an existing database (a second replica, or a restart).
 pub async fn spawn_on(backend: Backend, database_url: &str, limits: Limits) -> TestApp {
     let state = AppState::new(database_url, limits).await.expect("app state");
+    serve_state(backend, database_url, state).await
+}
+
+/// Serves a state the test configured itself.
+pub async fn serve_state(backend: Backend, database_url: &str, state: AppState) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let served = state.clone();
