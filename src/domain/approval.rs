@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::auth::Principal;
 use super::outbox::{self, ConversionApprovalChanged};
+use super::rollup::{self, Bucket, Contribution};
 use super::{BrandId, text, time};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult, not_found};
@@ -75,6 +76,12 @@ pub async fn review(
             }
         )));
     }
+    // The order's row lock orders this against a concurrent status change, so the two
+    // deltas are computed from each other's committed results, never from stale reads.
+    let order = super::orders::lock(&txn, current.order_id).await?;
+    let before = Contribution::of(&order.status, order.amount, from.as_str(), current.commission);
+    let after = Contribution::of(&order.status, order.amount, to.as_str(), current.commission);
+    rollup::apply(&txn, Bucket::of(&order), after.minus(before)).await?;
     conversion_review::Entity::insert(conversion_review::ActiveModel {
         brand_id: sea_orm::Set(who.brand.0),
         conversion_id: sea_orm::Set(conversion_id),

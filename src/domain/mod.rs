@@ -11,6 +11,7 @@ pub mod money;
 pub mod orders;
 pub mod outbox;
 pub mod performance;
+pub mod rollup;
 pub mod text;
 pub mod time;
 

@@ -7,6 +7,7 @@ use sea_orm::{
 
 use super::money::{self, Currency, Rate};
 use super::outbox::{self, OrderStatusChanged};
+use super::rollup::{self, Bucket, Contribution};
 use super::time::{self, Millis, TimeRange};
 use super::{BrandId, text};
 use crate::db::Sql;
@@ -165,6 +166,22 @@ async fn find_for_update(
     Ok(order::Model::find_by_statement(sql.build(backend)).one(db).await?)
 }
 
+/// An order by id, locked for the rest of the transaction on PostgreSQL (SQLite has one
+/// writer at a time anyway).
+pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> AppResult<order::Model> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("SELECT * FROM orders WHERE id = ");
+    let p = sql.bind(order_id);
+    sql.push(&p);
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    order::Model::find_by_statement(sql.build(backend))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversion without order {order_id}")))
+}
+
 /// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
 /// membership is preferred; otherwise the latest removed one holding the code.
 async fn attribute(
@@ -258,6 +275,8 @@ async fn insert_order(
     })
     .exec(db)
     .await?;
+    let counted = Contribution::of(&order.status, order.amount, "APPROVED", commission);
+    rollup::apply(db, Bucket::of(&order), counted).await?;
     let change = OrderStatusChanged {
         order_id: order.id,
         previous_status: None,
@@ -323,13 +342,24 @@ async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: 
     let p = sql.bind(existing.id);
     sql.push(" WHERE id = ").push(&p);
     db.execute_raw(sql.build(backend)).await?;
+    let before = existing.clone();
     let mut updated = existing;
     updated.last_event_at = event.occurred_at;
     updated.amount = event.amount;
+    updated.status = event.status.as_str().to_string();
+    if changed || before.amount != updated.amount {
+        let conversion = conversion::Entity::find()
+            .filter(conversion::Column::OrderId.eq(before.id))
+            .one(db)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {} has no conversion", before.id)))?;
+        let was = Contribution::of(&before.status, before.amount, &conversion.approval, conversion.commission);
+        let now = Contribution::of(&updated.status, updated.amount, &conversion.approval, conversion.commission);
+        rollup::apply(db, Bucket::of(&updated), now.minus(was)).await?;
+    }
     if !changed {
         return Ok(Recorded { order: Some(updated), announced: false });
     }
-    updated.status = event.status.as_str().to_string();
     updated.status_changed_at = event.occurred_at;
     let change = OrderStatusChanged {
         order_id: updated.id,
@@ -384,12 +414,13 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
     let p = sql.bind(brand.0);
     sql.push(" WHERE o.brand_id = ").push(&p);
     if let Scope::Campaign(campaign_id) = scope {
+        // Rule 6: current members only. A list subquery, evaluated once, not per row.
         sql.and("o.campaign_id =", campaign_id);
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM memberships m JOIN creators c ON c.id = m.creator_id \
-             WHERE m.campaign_id = o.campaign_id AND m.creator_id = o.creator_id \
-             AND m.removed_at IS NULL AND c.deleted_at IS NULL)",
-        );
+        let p = sql.bind(campaign_id);
+        sql.push(&format!(
+            " AND o.creator_id IN (SELECT m.creator_id FROM memberships m JOIN creators c ON c.id = m.creator_id \
+             WHERE m.campaign_id = {p} AND m.removed_at IS NULL AND c.deleted_at IS NULL)"
+        ));
     }
     if !filter.statuses.is_empty() {
         sql.and_in("o.status", filter.statuses.iter().map(|s| s.as_str()));

@@ -1,19 +1,22 @@
 //! The aggregates of SPEC §1 rules 5–7: the Performance table, the dashboard and a
-//! creator's total commission, each one GROUP BY in the database over integer minor units.
+//! creator's total commission, each one GROUP BY in the database over integer minor units,
+//! read from the daily rollups plus the orders of partial days at a range's edges.
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::BrandId;
 use super::time::TimeRange;
-use super::orders::push_range;
+use super::rollup::push_figures;
 use crate::db::Sql;
 use crate::error::AppResult;
 
-/// Earned commission: approved conversions of paid orders (rule 5).
-const EARNED: &str = "CAST(COALESCE(SUM(CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' \
-                      THEN cv.commission ELSE 0 END), 0) AS BIGINT)";
-const SALES: &str = "CAST(COALESCE(SUM(CASE WHEN o.status = 'PAID' THEN o.amount ELSE 0 END), 0) AS BIGINT)";
+/// Sums of a `rollup::push_figures` subquery aliased `f`.
+const SUMS: &str = "CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
+    CAST(COALESCE(SUM(f.sales), 0) AS BIGINT) AS sales, \
+    CAST(COALESCE(SUM(f.approved), 0) AS BIGINT) AS approved, \
+    CAST(COALESCE(SUM(f.rejected), 0) AS BIGINT) AS rejected, \
+    CAST(COALESCE(SUM(f.earned), 0) AS BIGINT) AS commission";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
 pub struct PerformanceRow {
@@ -63,22 +66,18 @@ pub fn totals(rows: &[PerformanceRow]) -> Totals {
 /// orders; `creator` narrows it to one creator's row.
 pub async fn campaign_rows(
     db: &impl ConnectionTrait,
+    brand: BrandId,
     campaign_id: i64,
     range: TimeRange,
     creator: Option<i64>,
 ) -> AppResult<Vec<PerformanceRow>> {
     let mut sql = Sql::new(&format!(
-        "SELECT m.id AS membership_id, m.creator_id AS creator_id, COUNT(o.id) AS orders, {SALES} AS sales, \
-         CAST(COALESCE(SUM(CASE WHEN cv.approval = 'APPROVED' THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
-         CAST(COALESCE(SUM(CASE WHEN cv.approval = 'REJECTED' THEN 1 ELSE 0 END), 0) AS BIGINT) AS rejected, \
-         {EARNED} AS commission \
-         FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL \
-         LEFT JOIN orders o ON o.campaign_id = m.campaign_id AND o.creator_id = m.creator_id"
+        "SELECT m.id AS membership_id, m.creator_id AS creator_id, {SUMS} \
+         FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN "
     ));
-    push_range(&mut sql, range);
-    sql.push(" LEFT JOIN conversions cv ON cv.order_id = o.id WHERE m.campaign_id = ");
-    let p = sql.bind(campaign_id);
-    sql.push(&p).push(" AND m.removed_at IS NULL");
+    push_figures(&mut sql, brand, "creator_id", "campaign_id", &[campaign_id], range);
+    sql.push(" f ON f.k = m.creator_id WHERE m.removed_at IS NULL");
+    sql.and("m.campaign_id =", campaign_id);
     if let Some(creator) = creator {
         sql.and("m.creator_id =", creator);
     }
@@ -105,13 +104,14 @@ pub struct Dashboard {
 /// Every sale of the brand, removed members and deleted creators included (rule 6).
 pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRange) -> AppResult<Dashboard> {
     let mut sql = Sql::new(&format!(
-        "SELECT k.id AS campaign_id, COUNT(o.id) AS orders, {SALES} AS sales, {EARNED} AS commission \
-         FROM campaigns k LEFT JOIN orders o ON o.campaign_id = k.id"
+        "SELECT k.id AS campaign_id, CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
+         CAST(COALESCE(SUM(f.sales), 0) AS BIGINT) AS sales, CAST(COALESCE(SUM(f.earned), 0) AS BIGINT) AS commission \
+         FROM campaigns k LEFT JOIN "
     ));
-    push_range(&mut sql, range);
-    sql.push(" LEFT JOIN conversions cv ON cv.order_id = o.id WHERE k.brand_id = ");
-    let p = sql.bind(brand.0);
-    sql.push(&p).push(" GROUP BY k.id ORDER BY k.id");
+    push_figures(&mut sql, brand, "campaign_id", "brand_id", &[brand.0], range);
+    sql.push(" f ON f.k = k.id WHERE 1 = 1");
+    sql.and("k.brand_id =", brand.0);
+    sql.push(" GROUP BY k.id ORDER BY k.id");
     let by_campaign = CampaignSales::find_by_statement(sql.build(db.get_database_backend())).all(db).await?;
     Ok(Dashboard {
         total_sales: by_campaign.iter().map(|c| c.sales).sum(),
@@ -124,6 +124,7 @@ pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRan
 /// Earned commission per creator over all campaigns, for a batch of creators.
 pub async fn creator_commissions(
     db: &impl ConnectionTrait,
+    brand: BrandId,
     creators: &[i64],
     range: TimeRange,
 ) -> AppResult<HashMap<i64, i64>> {
@@ -135,13 +136,9 @@ pub async fn creator_commissions(
     if creators.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut sql = Sql::new(&format!(
-        "SELECT o.creator_id AS creator_id, {EARNED} AS commission FROM orders o \
-         JOIN conversions cv ON cv.order_id = o.id WHERE 1 = 1"
-    ));
-    sql.and_in("o.creator_id", creators.iter().copied());
-    push_range(&mut sql, range);
-    sql.push(" GROUP BY o.creator_id");
+    let mut sql = Sql::new("SELECT f.k AS creator_id, CAST(COALESCE(SUM(f.earned), 0) AS BIGINT) AS commission FROM ");
+    push_figures(&mut sql, brand, "creator_id", "creator_id", creators, range);
+    sql.push(" f GROUP BY f.k");
     let rows = Row::find_by_statement(sql.build(db.get_database_backend())).all(db).await?;
     Ok(rows.into_iter().map(|r| (r.creator_id, r.commission)).collect())
 }

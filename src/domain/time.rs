@@ -8,11 +8,23 @@ pub fn now() -> Millis {
     Utc::now().timestamp_millis()
 }
 
-/// Parses RFC 3339 with any offset; precision beyond milliseconds is dropped.
+pub const DAY: Millis = 86_400_000;
+
+/// Parses RFC 3339 with any offset; precision beyond milliseconds is dropped. Times
+/// before 1970 are refused: no order is that old, and day buckets assume it.
 pub fn parse(text: &str) -> Result<Millis, String> {
-    DateTime::parse_from_rfc3339(text.trim())
+    let ms = DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
-        .map_err(|_| format!("'{text}' is not an RFC 3339 date-time like 2026-01-31T12:00:00Z"))
+        .map_err(|_| format!("'{text}' is not an RFC 3339 date-time like 2026-01-31T12:00:00Z"))?;
+    if ms < 0 {
+        return Err(format!("'{text}' is before 1970"));
+    }
+    Ok(ms)
+}
+
+/// The UTC day an instant falls in, as days since 1970-01-01.
+pub fn day(ms: Millis) -> i64 {
+    ms.div_euclid(DAY)
 }
 
 /// RFC 3339 in UTC with a `Z` and milliseconds: `2026-01-31T12:00:00.000Z`.

@@ -147,7 +147,7 @@ impl Loader<CommissionOfCreator> for Loaders {
         }
         let mut out = HashMap::new();
         for ((from, to), creators) in by_range {
-            let sums = performance::creator_commissions(&self.db, &creators, TimeRange { from, to })
+            let sums = performance::creator_commissions(&self.db, self.brand, &creators, TimeRange { from, to })
                 .await
                 .map_err(Failure::from)?;
             for creator in creators {

@@ -75,7 +75,7 @@ async fn review(ctx: &Context<'_>, id: &ID, to: Approval, reason: Option<&str>) 
     if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
         events.kick();
     }
-    let rows = performance::campaign_rows(&r.db, updated.campaign_id, Default::default(), Some(updated.creator_id)).await?;
+    let rows = performance::campaign_rows(&r.db, r.brand_id(), updated.campaign_id, Default::default(), Some(updated.creator_id)).await?;
     Ok(ConversionPayload {
         conversion: Conversion(updated),
         performance: rows.into_iter().next().map(|row| CreatorPerformance::new(r, row)),

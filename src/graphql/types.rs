@@ -209,7 +209,7 @@ impl Campaign {
     /// The Performance table: one row per current member, and totals over those rows.
     async fn performance(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<CampaignPerformance> {
         let r = self::range(range.as_ref())?;
-        let rows = performance::campaign_rows(&rc(ctx).db, self.0.id, r, None).await?;
+        let rows = performance::campaign_rows(&rc(ctx).db, rc(ctx).brand_id(), self.0.id, r, None).await?;
         Ok(CampaignPerformance { totals: performance::totals(&rows), rows })
     }
     /// The campaign's orders of current members, newest first.

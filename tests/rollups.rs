@@ -1,0 +1,184 @@
+//! The daily rollups agree with a recomputation from the orders themselves, for any
+//! range, after a random mix of orders, late and newer status events, amount changes,
+//! rejections and undos across several days.
+#![recursion_limit = "256"]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400_000;
+const START: i64 = 1_772_323_200_000; // 2026-03-01T00:00:00Z
+
+fn at(ms: i64) -> String {
+    tally::domain::time::format(ms)
+}
+
+fn cents(text: &str) -> i64 {
+    let (whole, frac) = text.split_once('.').unwrap();
+    whole.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+}
+
+fn money(c: i64) -> String {
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
+async fn all_orders(app: &TestApp, brand: &TestBrand) -> Vec<Value> {
+    let q = "query($after: String) { orders(first: 100, after: $after) { edges { node { orderedAt status amount creator { id } campaign { id }
+        conversion { approval commission } } } pageInfo { hasNextPage endCursor } } }";
+    let (mut out, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let d = app.data(&brand.key, q, json!({"after": after})).await;
+        out.extend(d["orders"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()));
+        if !d["orders"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return out;
+        }
+        after = d["orders"]["pageInfo"]["endCursor"].clone();
+    }
+}
+
+async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let brand = app.brand("Acme").await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let campaigns = [app.create_campaign(&brand, "A", "10").await, app.create_campaign(&brand, "B", "7.5").await];
+    let mut coupons = Vec::new();
+    let mut creators = Vec::new();
+    for i in 0..4 {
+        let creator = app.create_creator(&brand, &format!("C{i}")).await;
+        let coupon = format!("C{i}");
+        app.add_member(&brand, &campaigns[i % 2], &creator, Some(&coupon), None).await;
+        coupons.push(coupon);
+        creators.push(creator);
+    }
+    let statuses = ["PAID", "CANCELED", "REFUNDED"];
+    let mut conversions = Vec::new();
+    for n in 0..60 {
+        let ordered = START + rng.gen_range(0..6 * DAY);
+        let amount = format!("{}.{:02}", rng.gen_range(1..300), rng.gen_range(0..100));
+        let o = app
+            .order_event(&brand, json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
+                "status": statuses[rng.gen_range(0..3)], "occurredAt": at(ordered), "orderedAt": at(ordered),
+                "couponCode": coupons[rng.gen_range(0..4)]}))
+            .await;
+        conversions.push(o["conversion"]["id"].as_str().unwrap().to_string());
+        // Later events, some older than the last one (ignored), some with a new amount.
+        for _ in 0..rng.gen_range(0..3) {
+            let when = ordered + rng.gen_range(-DAY..2 * DAY).max(1);
+            let amount = if rng.gen_bool(0.3) { format!("{}.00", rng.gen_range(1..100)) } else { amount.clone() };
+            app.order_event(&brand, json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
+                "status": statuses[rng.gen_range(0..3)], "occurredAt": at(when), "couponCode": coupons[0]})).await;
+        }
+    }
+    for _ in 0..40 {
+        let c = &conversions[rng.gen_range(0..conversions.len())];
+        let q = if rng.gen_bool(0.5) { "mutation($id: ID!) { rejectConversion(id: $id) { conversion { id } } }" } else { "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }" };
+        app.gql(&brand.key, q, json!({"id": c})).await;
+    }
+
+    let orders = all_orders(&app, &brand).await;
+    assert_eq!(orders.len(), 60);
+    let ms = |o: &Value| chrono::DateTime::parse_from_rfc3339(o["orderedAt"].as_str().unwrap()).unwrap().timestamp_millis();
+    let mut ranges = vec![(None, None), (Some(START + 2 * DAY), Some(START + 4 * DAY))];
+    for _ in 0..12 {
+        let a = START + rng.gen_range(-DAY..7 * DAY);
+        let b = a + rng.gen_range(0..4 * DAY);
+        ranges.push((Some(a), Some(b)));
+        ranges.push((Some(a), None));
+        ranges.push((None, Some(b)));
+    }
+    for (from, to) in ranges {
+        let inside: Vec<&Value> = orders.iter().filter(|o| from.is_none_or(|f| ms(o) >= f) && to.is_none_or(|t| ms(o) < t)).collect();
+        let range = json!({"from": from.map(at), "to": to.map(at)});
+        // The dashboard.
+        let (mut sales, mut earned) = (0, 0);
+        let mut per_creator: HashMap<String, [i64; 5]> = HashMap::new();
+        for o in &inside {
+            let paid = o["status"] == "PAID";
+            let approved = o["conversion"]["approval"] == "APPROVED";
+            let s = if paid { cents(o["amount"].as_str().unwrap()) } else { 0 };
+            let e = if paid && approved { cents(o["conversion"]["commission"].as_str().unwrap()) } else { 0 };
+            sales += s;
+            earned += e;
+            let row = per_creator.entry(o["creator"]["id"].as_str().unwrap().to_string()).or_default();
+            row[0] += 1;
+            row[1] += s;
+            row[2] += i64::from(approved);
+            row[3] += i64::from(!approved);
+            row[4] += e;
+        }
+        let d = app.data(&brand.key, "query($r: TimeRange) { dashboard(range: $r) { totalSales orders commission } }", json!({"r": range})).await;
+        assert_eq!(d["dashboard"], json!({"totalSales": money(sales), "orders": inside.len(), "commission": money(earned)}), "range {range}");
+        // Every creator's row in their campaign, and their total commission.
+        for (i, creator) in creators.iter().enumerate() {
+            let want = per_creator.get(creator).copied().unwrap_or_default();
+            let q = "query($k: ID!, $c: ID!, $r: TimeRange) { campaign(id: $k) { performance(range: $r) { rows { creator { id } orders sales approvedConversions rejectedConversions commission } } }
+                node(id: $c) { ... on Creator { totalCommission(range: $r) } } }";
+            let d = app.data(&brand.key, q, json!({"k": campaigns[i % 2], "c": creator, "r": range})).await;
+            let row = d["campaign"]["performance"]["rows"].as_array().unwrap().iter().find(|r| r["creator"]["id"] == creator.as_str()).unwrap().clone();
+            assert_eq!(
+                row,
+                json!({"creator": {"id": creator}, "orders": want[0], "sales": money(want[1]), "approvedConversions": want[2],
+                       "rejectedConversions": want[3], "commission": money(want[4])}),
+                "creator {i}, range {range}"
+            );
+            assert_eq!(d["node"]["totalCommission"], money(want[4]));
+        }
+    }
+}
+
+on_both_backends!(rollups_agree_with_the_orders_for_any_range);
+
+/// A database that had orders before the rollups existed gets them backfilled.
+async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
+    use migration::MigratorTrait;
+    use sea_orm::{ConnectionTrait, Database, FromQueryResult, Statement};
+    let url = fresh_database(backend).await;
+    let db = Database::connect(&url).await.unwrap();
+    migration::Migrator::up(&db, Some(1)).await.unwrap();
+    for sql in [
+        "INSERT INTO brands (id, name, currency, webhook_secret, created_at) VALUES (1, 'B', 'USD', 's', 0)",
+        "INSERT INTO campaigns (id, brand_id, name, default_commission_rate, created_at) VALUES (1, 1, 'K', 100000, 0)",
+        "INSERT INTO creators (id, brand_id, name, created_at) VALUES (1, 1, 'C', 0)",
+        "INSERT INTO memberships (id, brand_id, campaign_id, creator_id, commission_rate, commission_flat, joined_at) VALUES (1, 1, 1, 1, 100000, 0, 0)",
+        "INSERT INTO orders (id, brand_id, campaign_id, creator_id, membership_id, external_id, amount, currency, status, ordered_at, status_changed_at, last_event_at, created_at) VALUES
+           (1, 1, 1, 1, 1, 'a', 1000, 'USD', 'PAID', 86400000, 0, 0, 0), (2, 1, 1, 1, 1, 'b', 500, 'USD', 'REFUNDED', 86400001, 0, 0, 0),
+           (3, 1, 1, 1, 1, 'c', 700, 'USD', 'PAID', 172800000, 0, 0, 0)",
+        "INSERT INTO conversions (id, brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) VALUES
+           (1, 1, 1, 1, 1, 1, 'COUPON_CODE', 100, 'APPROVED', 0), (2, 1, 2, 1, 1, 1, 'COUPON_CODE', 50, 'APPROVED', 0),
+           (3, 1, 3, 1, 1, 1, 'COUPON_CODE', 70, 'REJECTED', 0)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    migration::Migrator::up(&db, None).await.unwrap();
+    #[derive(FromQueryResult, Debug, PartialEq)]
+    struct Row {
+        day: i64,
+        orders: i64,
+        sales: i64,
+        approved: i64,
+        rejected: i64,
+        earned: i64,
+    }
+    let rows = Row::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT day, orders, sales, approved, rejected, earned FROM order_rollups ORDER BY day",
+    ))
+    .all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            Row { day: 1, orders: 2, sales: 1000, approved: 2, rejected: 0, earned: 100 },
+            Row { day: 2, orders: 1, sales: 700, approved: 0, rejected: 1, earned: 0 },
+        ]
+    );
+}
+
+on_both_backends!(the_rollup_migration_backfills_existing_orders);
