@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
 
     let fill = Instant::now();
     let series = match db.get_database_backend() {
-        DbBackend::Postgres => format!("SELECT generate_series(1, {rows}) AS x"),
+        DbBackend::Postgres => format!("SELECT generate_series(1::bigint, {rows}::bigint) AS x"),
         _ => format!("WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {rows}) SELECT x FROM seq"),
     };
     // Members were created in order, so member i has id first_member + i and creator
