@@ -46,6 +46,18 @@ fn missing(what: &str) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!("dangling reference to a {what}")).into()
 }
 
+/// A referenced creator, through the request's loader.
+async fn creator_of(ctx: &Context<'_>, id: i64) -> Result<Creator> {
+    let row = loader(ctx).load_one(CreatorKey(id)).await?.ok_or_else(|| missing("creator"))?;
+    Ok(Creator(row))
+}
+
+/// A referenced campaign, through the request's loader.
+async fn campaign_of(ctx: &Context<'_>, id: i64) -> Result<Campaign> {
+    let row = loader(ctx).load_one(CampaignKey(id)).await?.ok_or_else(|| missing("campaign"))?;
+    Ok(Campaign(row))
+}
+
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OrderStatus {
     Paid,
@@ -234,12 +246,10 @@ impl Membership {
         ID(ids::encode(Kind::Membership, self.0.id))
     }
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        let row = loader(ctx).load_one(CreatorKey(self.0.creator_id)).await?.ok_or_else(|| missing("creator"))?;
-        Ok(Creator(row))
+        creator_of(ctx, self.0.creator_id).await
     }
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
-        let row = loader(ctx).load_one(CampaignKey(self.0.campaign_id)).await?.ok_or_else(|| missing("campaign"))?;
-        Ok(Campaign(row))
+        campaign_of(ctx, self.0.campaign_id).await
     }
     async fn coupon_code(&self) -> Option<&str> {
         self.0.coupon_code.as_deref()
@@ -299,8 +309,7 @@ impl CreatorPerformance {
 #[ComplexObject]
 impl CreatorPerformance {
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        let row = loader(ctx).load_one(CreatorKey(self.row.creator_id)).await?.ok_or_else(|| missing("creator"))?;
-        Ok(Creator(row))
+        creator_of(ctx, self.row.creator_id).await
     }
     async fn coupon_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
@@ -346,12 +355,10 @@ impl Order {
         &self.0.external_id
     }
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
-        let row = loader(ctx).load_one(CampaignKey(self.0.campaign_id)).await?.ok_or_else(|| missing("campaign"))?;
-        Ok(Campaign(row))
+        campaign_of(ctx, self.0.campaign_id).await
     }
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        let row = loader(ctx).load_one(CreatorKey(self.0.creator_id)).await?.ok_or_else(|| missing("creator"))?;
-        Ok(Creator(row))
+        creator_of(ctx, self.0.creator_id).await
     }
     async fn amount(&self, ctx: &Context<'_>) -> Decimal {
         rc(ctx).money(self.0.amount)
@@ -469,12 +476,10 @@ impl Conversion {
         Ok(Order(row))
     }
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        let row = loader(ctx).load_one(CreatorKey(self.0.creator_id)).await?.ok_or_else(|| missing("creator"))?;
-        Ok(Creator(row))
+        creator_of(ctx, self.0.creator_id).await
     }
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
-        let row = loader(ctx).load_one(CampaignKey(self.0.campaign_id)).await?.ok_or_else(|| missing("campaign"))?;
-        Ok(Campaign(row))
+        campaign_of(ctx, self.0.campaign_id).await
     }
     async fn attribution(&self) -> Attribution {
         if self.0.attribution == "AFFILIATE_LINK" { Attribution::AffiliateLink } else { Attribution::CouponCode }
@@ -547,8 +552,7 @@ pub struct CampaignSales(pub performance::CampaignSales);
 #[Object]
 impl CampaignSales {
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
-        let row = loader(ctx).load_one(CampaignKey(self.0.campaign_id)).await?.ok_or_else(|| missing("campaign"))?;
-        Ok(Campaign(row))
+        campaign_of(ctx, self.0.campaign_id).await
     }
     async fn sales(&self, ctx: &Context<'_>) -> Decimal {
         rc(ctx).money(self.0.sales)
