@@ -42,23 +42,39 @@ async fn main() -> anyhow::Result<()> {
     let (db, _) = tally::db::connect(&url).await?;
     let made = brands::create(&db, "Bench", "USD", None).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
     let brand = BrandId(made.brand.id);
-    let campaign = campaigns::create(&db, brand, "Bench campaign", Some("10")).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let campaign = campaigns::create(&db, brand, "Bench campaign", Some("10"))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     let mut members = Vec::new();
     for i in 0..50 {
         let name = format!("Bench, \"Creator\" {i}");
-        let creator = creators::create(&db, brand, creators::NewCreator { name: &name, handle: Some("@bench"), email: None })
-            .await
-            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+        let creator =
+            creators::create(&db, brand, creators::NewCreator { name: &name, handle: Some("@bench"), email: None })
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
         let coupon = format!("BENCH{i}");
-        let new = NewMembership { campaign_id: campaign.id, creator_id: creator.id, coupon_code: Some(&coupon), affiliate_code: None, commission_rate: None, commission_flat: None };
-        members.push(memberships::add(&db, brand, brands::currency(&made.brand).unwrap(), new).await.map_err(|e| anyhow::anyhow!(e.public_message()))?);
+        let new = NewMembership {
+            campaign_id: campaign.id,
+            creator_id: creator.id,
+            coupon_code: Some(&coupon),
+            affiliate_code: None,
+            commission_rate: None,
+            commission_flat: None,
+        };
+        members.push(
+            memberships::add(&db, brand, brands::currency(&made.brand).unwrap(), new)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?,
+        );
     }
     let (first_member, first_creator) = (members[0].id, members[0].creator_id);
 
     let fill = Instant::now();
     let series = match db.get_database_backend() {
         DbBackend::Postgres => format!("SELECT generate_series(1::bigint, {rows}::bigint) AS x"),
-        _ => format!("WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {rows}) SELECT x FROM seq"),
+        _ => format!(
+            "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {rows}) SELECT x FROM seq"
+        ),
     };
     // Members were created in order, so member i has id first_member + i and creator
     // first_creator + i.
@@ -71,10 +87,8 @@ async fn main() -> anyhow::Result<()> {
          1700000000000 + x * 30000, 1700000000000 + x * 30000, 1700000000000 + x * 30000, 1700000000000 FROM ({series}) s"
     ))
     .await?;
-    db.execute_unprepared(&format!(
-        "INSERT INTO conversions (brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) \
-         SELECT brand_id, id, campaign_id, creator_id, membership_id, 'COUPON_CODE', amount / 10, 'APPROVED', created_at FROM orders"
-    ))
+    db.execute_unprepared("INSERT INTO conversions (brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) \
+         SELECT brand_id, id, campaign_id, creator_id, membership_id, 'COUPON_CODE', amount / 10, 'APPROVED', created_at FROM orders")
     .await?;
     // The rollups the write path would have kept, computed as the migration backfills them.
     db.execute_unprepared(

@@ -6,6 +6,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
+use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
-use futures_util::StreamExt;
-use tokio::sync::mpsc::UnboundedReceiver;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -133,7 +134,9 @@ async fn graphiql(State(state): State<AppState>) -> Html<String> {
     let props = format!(
         "defaultQuery: {}, defaultHeaders: {}, defaultEditorToolsVisibility: true,",
         serde_json::Value::from(GRAPHIQL_QUERY),
-        serde_json::Value::from(bearer.as_ref().map(|b| serde_json::json!({ "Authorization": b }).to_string()).unwrap_or_default()),
+        serde_json::Value::from(
+            bearer.as_ref().map(|b| serde_json::json!({ "Authorization": b }).to_string()).unwrap_or_default()
+        ),
     );
     Html(source.finish().replace("defaultEditorToolsVisibility: true,", &props))
 }
@@ -222,16 +225,25 @@ fn graphql_error(err: AppError) -> Response {
     (err.http_status(), Json(error_body(&err))).into_response()
 }
 
-async fn graphql_http(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
-    let body = match body {
+/// The request body, or LIMIT_EXCEEDED past the body cap.
+pub fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> AppResult<Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
+        } else {
+            AppError::BadUserInput { message: rejection.body_text(), field: None }
+        }
+    })
+}
+
+async fn graphql_http(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body, state.limits.body_bytes) {
         Ok(b) => b,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let limit = state.limits.body_bytes;
-            return graphql_error(AppError::LimitExceeded(format!("request body is larger than {limit} bytes")));
-        }
-        Err(rejection) => {
-            return graphql_error(AppError::BadUserInput { message: rejection.body_text(), field: None });
-        }
+        Err(err) => return graphql_error(err),
     };
     let principal = match principal(&state.db, bearer(&headers)).await {
         Ok(p) => p,
@@ -280,7 +292,11 @@ fn coded(mut response: async_graphql::Response) -> async_graphql::Response {
             continue;
         }
         let m = error.message.to_ascii_lowercase();
-        let code = if m.contains("too complex") || m.contains("too deep") || m.contains("nested too") || m.contains("too many") {
+        let code = if m.contains("too complex")
+            || m.contains("too deep")
+            || m.contains("nested too")
+            || m.contains("too many")
+        {
             "LIMIT_EXCEEDED"
         } else {
             "BAD_USER_INPUT"

@@ -174,7 +174,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Key { command: KeyCommand::Create { brand_id, name, role } } => {
             let (db, _) = crate::db::connect(&cli.database_url).await?;
-            let brand = ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
+            let brand =
+                ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e.public_message()))?;
             brands::get(&db, BrandId(brand)).await.map_err(|_| anyhow::anyhow!("unknown brand id {brand_id}"))?;
             let key = auth::create_key(&db, BrandId(brand), &name, role)
@@ -188,7 +189,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let revoked = match (api_key, brand_id, name) {
                 (Some(secret), _, _) => auth::revoke_secret(&db, &secret).await,
                 (None, Some(brand_id), Some(name)) => {
-                    let brand = ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
+                    let brand = ids::decode(Kind::Brand, &brand_id)
+                        .ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
                     auth::revoke_named(&db, BrandId(brand), &name).await
                 }
                 _ => anyhow::bail!("give --api-key, or --brand-id with --name"),

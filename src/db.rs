@@ -31,9 +31,7 @@ pub async fn connect(url: &str) -> anyhow::Result<(DatabaseConnection, Statement
         options.max_connections(10).min_connections(1);
     }
     // While the database is away, requests fail within seconds instead of queueing.
-    options
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .acquire_timeout(std::time::Duration::from_secs(5));
+    options.connect_timeout(std::time::Duration::from_secs(5)).acquire_timeout(std::time::Duration::from_secs(5));
     let mut db = Database::connect(options)
         .await
         .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;

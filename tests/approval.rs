@@ -18,8 +18,11 @@ const TOTALS: &str = "query($k: ID!, $c: ID!) { campaign(id: $k) { performance {
 
 async fn paid_order(app: &TestApp, s: &Setup, id: &str, amount: &str) -> String {
     let o = app
-        .order_event(&s.brand, json!({"externalId": id, "amount": amount, "currency": "USD", "status": "PAID",
-            "occurredAt": "2026-03-01T10:00:00Z", "couponCode": "ANA10"}))
+        .order_event(
+            &s.brand,
+            json!({"externalId": id, "amount": amount, "currency": "USD", "status": "PAID",
+            "occurredAt": "2026-03-01T10:00:00Z", "couponCode": "ANA10"}),
+        )
         .await;
     o["conversion"]["id"].as_str().unwrap().to_string()
 }
@@ -37,7 +40,8 @@ async fn reject_then_undo_then_reject_moves_every_total_at_once(backend: Backend
     let all_in = json!([{"approvedConversions": 2, "rejectedConversions": 0, "commission": "15.00"}, "15.00", "15.00"]);
     assert_eq!(totals(&app, &s).await, all_in);
 
-    let rejected = app.data(&s.brand.key, REJECT, json!({"id": c1, "r": "Self-referral"})).await["rejectConversion"].clone();
+    let rejected =
+        app.data(&s.brand.key, REJECT, json!({"id": c1, "r": "Self-referral"})).await["rejectConversion"].clone();
     assert_eq!(rejected["conversion"]["approval"], "REJECTED");
     assert_eq!(rejected["conversion"]["rejectionReason"], "Self-referral");
     assert_eq!(rejected["conversion"]["earnedCommission"], "0.00");
@@ -46,26 +50,40 @@ async fn reject_then_undo_then_reject_moves_every_total_at_once(backend: Backend
         rejected["performance"],
         json!({"creator": {"name": "Ana Silva"}, "orders": 2, "sales": "150.00", "approvedConversions": 1, "rejectedConversions": 1, "commission": "5.00"})
     );
-    assert_eq!(totals(&app, &s).await, json!([{"approvedConversions": 1, "rejectedConversions": 1, "commission": "5.00"}, "5.00", "5.00"]));
+    assert_eq!(
+        totals(&app, &s).await,
+        json!([{"approvedConversions": 1, "rejectedConversions": 1, "commission": "5.00"}, "5.00", "5.00"])
+    );
 
     let undone = app.data(&s.brand.key, UNDO, json!({"id": c1})).await["undoRejection"].clone();
     assert_eq!(undone["conversion"]["approval"], "APPROVED");
     assert_eq!(undone["conversion"]["rejectionReason"], Value::Null);
     assert_eq!(undone["conversion"]["earnedCommission"], "10.00");
-    assert_eq!(undone["performance"], json!({"approvedConversions": 2, "rejectedConversions": 0, "commission": "15.00"}));
+    assert_eq!(
+        undone["performance"],
+        json!({"approvedConversions": 2, "rejectedConversions": 0, "commission": "15.00"})
+    );
     assert_eq!(totals(&app, &s).await, all_in);
 
     let again = app.data(&s.brand.key, REJECT, json!({"id": c1})).await["rejectConversion"].clone();
     assert_eq!(again["conversion"]["rejectionReason"], Value::Null);
     assert_eq!(
-        again["conversion"]["reviews"].as_array().unwrap().iter().map(|r| (r["action"].clone(), r["by"].clone(), r["reason"].clone())).collect::<Vec<_>>(),
+        again["conversion"]["reviews"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["action"].clone(), r["by"].clone(), r["reason"].clone()))
+            .collect::<Vec<_>>(),
         vec![
             (json!("REJECTED"), json!("default admin"), json!("Self-referral")),
             (json!("APPROVED"), json!("default admin"), Value::Null),
             (json!("REJECTED"), json!("default admin"), Value::Null),
         ]
     );
-    assert_eq!(totals(&app, &s).await, json!([{"approvedConversions": 1, "rejectedConversions": 1, "commission": "5.00"}, "5.00", "5.00"]));
+    assert_eq!(
+        totals(&app, &s).await,
+        json!([{"approvedConversions": 1, "rejectedConversions": 1, "commission": "5.00"}, "5.00", "5.00"])
+    );
 }
 
 async fn moves_that_are_not_transitions_are_refused_and_change_nothing(backend: Backend) {
@@ -77,13 +95,25 @@ async fn moves_that_are_not_transitions_are_refused_and_change_nothing(backend: 
     app.data(&s.brand.key, REJECT, json!({"id": c, "r": "fraud"})).await;
     let twice = app.gql(&s.brand.key, REJECT, json!({"id": c, "r": "again"})).await;
     assert_eq!(code(&twice), "INVALID_TRANSITION");
-    let d = app.data(&s.brand.key, "query($id: ID!) { node(id: $id) { ... on Conversion { approval rejectionReason reviews { action } } } }", json!({"id": c})).await;
-    assert_eq!(d["node"], json!({"approval": "REJECTED", "rejectionReason": "fraud", "reviews": [{"action": "REJECTED"}]}));
+    let d = app
+        .data(
+            &s.brand.key,
+            "query($id: ID!) { node(id: $id) { ... on Conversion { approval rejectionReason reviews { action } } } }",
+            json!({"id": c}),
+        )
+        .await;
+    assert_eq!(
+        d["node"],
+        json!({"approval": "REJECTED", "rejectionReason": "fraud", "reviews": [{"action": "REJECTED"}]})
+    );
 
     let long = "x".repeat(501);
     let c2 = paid_order(&app, &s, "A2", "10.00").await;
     let too_long = app.gql(&s.brand.key, REJECT, json!({"id": c2, "r": long})).await;
-    assert_eq!((code(&too_long), too_long["errors"][0]["extensions"]["field"].clone()), ("BAD_USER_INPUT", json!("reason")));
+    assert_eq!(
+        (code(&too_long), too_long["errors"][0]["extensions"]["field"].clone()),
+        ("BAD_USER_INPUT", json!("reason"))
+    );
     let ok_500 = app.data(&s.brand.key, REJECT, json!({"id": c2, "r": "y".repeat(500)})).await;
     assert_eq!(ok_500["rejectConversion"]["conversion"]["approval"], "REJECTED");
 }
@@ -98,7 +128,13 @@ async fn only_admins_of_the_same_brand_may_review(backend: Backend) {
     assert_eq!(code(&app.gql(&other.key, REJECT, json!({"id": c})).await), "NOT_FOUND");
     assert_eq!(code(&app.gql(&other.key, UNDO, json!({"id": c})).await), "NOT_FOUND");
     assert_eq!(code(&app.gql(&s.brand.key, REJECT, json!({"id": "garbage"})).await), "NOT_FOUND");
-    let d = app.data(&s.brand.key, "query($id: ID!) { node(id: $id) { ... on Conversion { approval reviews { action } } } }", json!({"id": c})).await;
+    let d = app
+        .data(
+            &s.brand.key,
+            "query($id: ID!) { node(id: $id) { ... on Conversion { approval reviews { action } } } }",
+            json!({"id": c}),
+        )
+        .await;
     assert_eq!(d["node"], json!({"approval": "APPROVED", "reviews": []}));
 }
 
@@ -108,19 +144,30 @@ async fn rejection_works_for_any_order_status_and_refunds_drop_earned_commission
     let c = paid_order(&app, &s, "A1", "100.00").await;
     let refund = |at: &str, status: &str| json!({"externalId": "A1", "amount": "100.00", "currency": "USD", "status": status, "occurredAt": at, "couponCode": "ANA10"});
     app.order_event(&s.brand, refund("2026-03-02T10:00:00Z", "REFUNDED")).await;
-    assert_eq!(totals(&app, &s).await, json!([{"approvedConversions": 1, "rejectedConversions": 0, "commission": "0.00"}, "0.00", "0.00"]));
+    assert_eq!(
+        totals(&app, &s).await,
+        json!([{"approvedConversions": 1, "rejectedConversions": 0, "commission": "0.00"}, "0.00", "0.00"])
+    );
     let r = app.data(&s.brand.key, REJECT, json!({"id": c})).await;
     assert_eq!(r["rejectConversion"]["performance"]["commission"], "0.00");
     app.data(&s.brand.key, UNDO, json!({"id": c})).await;
     app.order_event(&s.brand, refund("2026-03-03T10:00:00Z", "PAID")).await;
-    assert_eq!(totals(&app, &s).await, json!([{"approvedConversions": 1, "rejectedConversions": 0, "commission": "10.00"}, "10.00", "10.00"]));
+    assert_eq!(
+        totals(&app, &s).await,
+        json!([{"approvedConversions": 1, "rejectedConversions": 0, "commission": "10.00"}, "10.00", "10.00"])
+    );
 }
 
 async fn the_payload_row_is_null_once_the_creator_left_the_campaign(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = one_member(&app, "10").await;
     let c = paid_order(&app, &s, "A1", "100.00").await;
-    app.data(&s.brand.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }", json!({"k": s.campaign, "c": s.ana})).await;
+    app.data(
+        &s.brand.key,
+        "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+        json!({"k": s.campaign, "c": s.ana}),
+    )
+    .await;
     let r = app.data(&s.brand.key, REJECT, json!({"id": c})).await;
     assert_eq!(r["rejectConversion"]["performance"], Value::Null);
     assert_eq!(r["rejectConversion"]["conversion"]["approval"], "REJECTED");
@@ -141,11 +188,16 @@ async fn concurrent_reviews_never_lose_an_update(backend: Backend) {
     let mut attempts = Vec::new();
     for round in 0..12 {
         for c in &conversions {
-            let (q, vars) = if round % 2 == 0 { (REJECT, json!({"id": c, "r": format!("round {round}")})) } else { (UNDO, json!({"id": c})) };
+            let (q, vars) = if round % 2 == 0 {
+                (REJECT, json!({"id": c, "r": format!("round {round}")}))
+            } else {
+                (UNDO, json!({"id": c}))
+            };
             attempts.push((c.clone(), q, vars));
         }
     }
-    let answers = futures_util::future::join_all(attempts.iter().map(|(_, q, v)| app.gql(&s.brand.key, q, v.clone()))).await;
+    let answers =
+        futures_util::future::join_all(attempts.iter().map(|(_, q, v)| app.gql(&s.brand.key, q, v.clone()))).await;
     let mut applied = std::collections::HashMap::<String, usize>::new();
     for ((c, _, _), answer) in attempts.iter().zip(&answers) {
         match answer.get("errors") {
@@ -156,7 +208,13 @@ async fn concurrent_reviews_never_lose_an_update(backend: Backend) {
     let mut expected_commission = 0;
     let mut rejected = 0;
     for (i, c) in conversions.iter().enumerate() {
-        let d = app.data(&s.brand.key, "query($id: ID!) { node(id: $id) { ... on Conversion { approval reviews { action } } } }", json!({"id": c})).await;
+        let d = app
+            .data(
+                &s.brand.key,
+                "query($id: ID!) { node(id: $id) { ... on Conversion { approval reviews { action } } } }",
+                json!({"id": c}),
+            )
+            .await;
         let reviews = d["node"]["reviews"].as_array().unwrap();
         let n = applied.get(c).copied().unwrap_or(0);
         assert_eq!(reviews.len(), n, "one review per applied change");

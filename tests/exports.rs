@@ -34,9 +34,15 @@ async fn shop(app: &TestApp) -> Shop {
     let brand = app.brand("Acme").await;
     let campaign = app.create_campaign(&brand, "Launch, \"Best\" Week", "10").await;
     let mut creators = Vec::new();
-    for (name, handle, coupon) in [("=HYPERLINK(\"http://evil\")", "@eve", "EVE"), ("Lee, \"Jo\"", "-jo", "JO"), ("Sam", "@sam", "SAM")] {
+    for (name, handle, coupon) in
+        [("=HYPERLINK(\"http://evil\")", "@eve", "EVE"), ("Lee, \"Jo\"", "-jo", "JO"), ("Sam", "@sam", "SAM")]
+    {
         let d = app
-            .data(&brand.key, "mutation($n: String!, $h: String) { createCreator(input: {name: $n, handle: $h}) { id } }", json!({"n": name, "h": handle}))
+            .data(
+                &brand.key,
+                "mutation($n: String!, $h: String) { createCreator(input: {name: $n, handle: $h}) { id } }",
+                json!({"n": name, "h": handle}),
+            )
             .await;
         let id = d["createCreator"]["id"].as_str().unwrap().to_string();
         app.add_member(&brand, &campaign, &id, Some(coupon), None).await;
@@ -61,7 +67,8 @@ async fn shop(app: &TestApp) -> Shop {
 
 const EVE: &str = "1001,\"Launch, \"\"Best\"\" Week\",\"'=HYPERLINK(\"\"http://evil\"\")\",'@eve,EVE,2026-03-01T10:00:00.000Z,PAID,19.99,USD,APPROVED,2.00\r\n";
 const JO_REFUND: &str = "1002,\"Launch, \"\"Best\"\" Week\",\"Lee, \"\"Jo\"\"\",'-jo,JO,2026-03-02T00:00:00.000Z,REFUNDED,5.00,USD,APPROVED,0.00\r\n";
-const SAM: &str = "'@1003,\"Launch, \"\"Best\"\" Week\",Sam,'@sam,SAM,2026-03-03T08:30:00.000Z,PAID,100.00,USD,APPROVED,10.00\r\n";
+const SAM: &str =
+    "'@1003,\"Launch, \"\"Best\"\" Week\",Sam,'@sam,SAM,2026-03-03T08:30:00.000Z,PAID,100.00,USD,APPROVED,10.00\r\n";
 const JO_REJECTED: &str = "1004,\"Launch, \"\"Best\"\" Week\",\"Lee, \"\"Jo\"\"\",'-jo,JO,2026-03-04T12:00:00.000Z,PAID,42.10,USD,REJECTED,0.00\r\n";
 
 async fn a_campaign_export_is_exact_and_shows_current_members_only(backend: Backend) {
@@ -74,9 +81,22 @@ async fn a_campaign_export_is_exact_and_shows_current_members_only(backend: Back
     // Sam was deleted: his order leaves the campaign's table and its export.
     assert_eq!(e.body, format!("{HEADER}{JO_REJECTED}{JO_REFUND}{EVE}"));
 
-    let picked = export(&app, &s.brand.key, &format!("/exports/orders.csv?campaignId={}&ids={},{}", s.campaign, s.orders[0], s.orders[3])).await;
+    let picked = export(
+        &app,
+        &s.brand.key,
+        &format!("/exports/orders.csv?campaignId={}&ids={},{}", s.campaign, s.orders[0], s.orders[3]),
+    )
+    .await;
     assert_eq!(picked.body, format!("{HEADER}{JO_REJECTED}{EVE}"));
-    let paid = export(&app, &s.brand.key, &format!("/exports/orders.csv?campaignId={}&status=PAID&from=2026-03-01T10:00:00Z&to=2026-03-04T12:00:00Z", s.campaign)).await;
+    let paid = export(
+        &app,
+        &s.brand.key,
+        &format!(
+            "/exports/orders.csv?campaignId={}&status=PAID&from=2026-03-01T10:00:00Z&to=2026-03-04T12:00:00Z",
+            s.campaign
+        ),
+    )
+    .await;
     assert_eq!(paid.body, format!("{HEADER}{EVE}"), "half-open range: from included, to excluded");
 }
 
@@ -103,7 +123,8 @@ async fn exports_need_a_key_and_valid_parameters(backend: Backend) {
     let theirs = export(&app, &other.key, &format!("/exports/orders.csv?campaignId={}", s.campaign)).await;
     assert_eq!(theirs.status, 404);
     let other_campaign = app.create_campaign(&other, "Mine", "5").await;
-    let smuggled = export(&app, &other.key, &format!("/exports/orders.csv?campaignId={other_campaign}&ids={}", s.orders[0])).await;
+    let smuggled =
+        export(&app, &other.key, &format!("/exports/orders.csv?campaignId={other_campaign}&ids={}", s.orders[0])).await;
     assert_eq!((smuggled.status, smuggled.body.as_str()), (200, HEADER), "another brand's orders are not included");
     assert_eq!(export(&app, &other.key, "/exports/sales.csv").await.body, HEADER);
     for bad in [
@@ -136,7 +157,9 @@ async fn a_large_export_streams_every_row_across_chunks(backend: Backend) {
             referral_code: None,
             source: "test".into(),
         };
-        tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), &event).await.unwrap_or_else(|e| panic!("{}", e.public_message()));
+        tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), &event)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.public_message()));
     }
     let e = export(&app, &s.brand.key, "/exports/sales.csv").await;
     let lines: Vec<&str> = e.body.split("\r\n").filter(|l| !l.is_empty()).collect();

@@ -55,7 +55,13 @@ async fn cli_creates_brands_and_keys_that_authenticate(backend: Backend) {
 async fn requests_without_a_valid_key_are_unauthenticated(backend: Backend) {
     let app = spawn_app(backend).await;
     let brand = app.brand("Acme").await;
-    let none = app.http.post(format!("{}/graphql", app.url)).json(&json!({"query": "{ brand { name } }"})).send().await.unwrap();
+    let none = app
+        .http
+        .post(format!("{}/graphql", app.url))
+        .json(&json!({"query": "{ brand { name } }"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body: serde_json::Value = none.json().await.unwrap();
     assert_eq!(code(&body), "UNAUTHENTICATED");
@@ -95,22 +101,35 @@ async fn another_brands_objects_answer_as_if_they_did_not_exist(backend: Backend
     let seen = app
         .data(&b.key, "query($c: ID!, $k: ID!) { node(id: $c) { id } campaign(id: $k) { id } creators { totalCount } campaigns { totalCount } }", json!({"c": creator, "k": campaign}))
         .await;
-    assert_eq!(seen, json!({"node": null, "campaign": null, "creators": {"totalCount": 0}, "campaigns": {"totalCount": 0}}));
+    assert_eq!(
+        seen,
+        json!({"node": null, "campaign": null, "creators": {"totalCount": 0}, "campaigns": {"totalCount": 0}})
+    );
     let unknown = app.data(&b.key, "{ node(id: \"bm9wZQ\") { id } }", json!({})).await;
     assert_eq!(unknown["node"], serde_json::Value::Null);
 
     let delete = app.gql(&b.key, "mutation($c: ID!) { deleteCreator(id: $c) { id } }", json!({"c": creator})).await;
     assert_eq!(code(&delete), "NOT_FOUND");
     let add = app
-        .gql(&b.key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c}) { id } }", json!({"k": campaign, "c": creator}))
+        .gql(
+            &b.key,
+            "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c}) { id } }",
+            json!({"k": campaign, "c": creator}),
+        )
         .await;
     assert_eq!(code(&add), "NOT_FOUND");
     let remove = app
-        .gql(&b.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }", json!({"k": campaign, "c": creator}))
+        .gql(
+            &b.key,
+            "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+            json!({"k": campaign, "c": creator}),
+        )
         .await;
     assert_eq!(code(&remove), "NOT_FOUND");
 
-    let own = app.data(&a.key, "query($c: ID!) { node(id: $c) { id ... on Creator { name deletedAt } } }", json!({"c": creator})).await;
+    let own = app
+        .data(&a.key, "query($c: ID!) { node(id: $c) { id ... on Creator { name deletedAt } } }", json!({"c": creator}))
+        .await;
     assert_eq!(own["node"], json!({"id": creator, "name": "Ana", "deletedAt": null}));
 }
 
@@ -155,8 +174,14 @@ async fn invalid_input_is_refused_by_field_and_changes_nothing(backend: Backend)
     let cases = [
         ("mutation { createCreator(input: {name: \"   \"}) { id } }", "name"),
         ("mutation { createCreator(input: {name: \"ok\", email: \"not-an-email\"}) { id } }", "email"),
-        ("mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: \"100.5\"}) { id } }", "defaultCommissionRate"),
-        ("mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: \"-1\"}) { id } }", "defaultCommissionRate"),
+        (
+            "mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: \"100.5\"}) { id } }",
+            "defaultCommissionRate",
+        ),
+        (
+            "mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: \"-1\"}) { id } }",
+            "defaultCommissionRate",
+        ),
     ];
     for (mutation, field) in cases {
         let answer = app.gql(&brand.key, mutation, json!({})).await;
@@ -164,9 +189,17 @@ async fn invalid_input_is_refused_by_field_and_changes_nothing(backend: Backend)
         assert_eq!(answer["errors"][0]["extensions"]["field"], field, "{mutation}");
     }
     let long = "x".repeat(201);
-    let answer = app.gql(&brand.key, "mutation($n: String!) { createCreator(input: {name: $n}) { id } }", json!({"n": long})).await;
+    let answer = app
+        .gql(&brand.key, "mutation($n: String!) { createCreator(input: {name: $n}) { id } }", json!({"n": long}))
+        .await;
     assert_eq!(code(&answer), "BAD_USER_INPUT");
-    let numeric = app.gql(&brand.key, "mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: 10}) { id } }", json!({})).await;
+    let numeric = app
+        .gql(
+            &brand.key,
+            "mutation { createCampaign(input: {name: \"ok\", defaultCommissionRate: 10}) { id } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&numeric), "BAD_USER_INPUT");
     let unknown_field = app.gql(&brand.key, "{ brand { nope } }", json!({})).await;
     assert_eq!(code(&unknown_field), "BAD_USER_INPUT");
@@ -188,24 +221,39 @@ async fn coupon_and_affiliate_codes_are_unique_among_current_members(backend: Ba
     assert_eq!(m["affiliateLink"], "https://shop.example.com/?ref=ana");
 
     let add = "mutation($i: AddCreatorToCampaignInput!) { addCreatorToCampaign(input: $i) { id } }";
-    let dup_coupon = app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "couponCode": "ana10"}})).await;
+    let dup_coupon =
+        app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "couponCode": "ana10"}})).await;
     assert_eq!(code(&dup_coupon), "BAD_USER_INPUT");
     assert_eq!(dup_coupon["errors"][0]["extensions"]["field"], "couponCode");
-    let dup_link = app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "affiliateCode": "ana"}})).await;
+    let dup_link =
+        app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "affiliateCode": "ana"}})).await;
     assert_eq!(dup_link["errors"][0]["extensions"]["field"], "affiliateCode");
     let twice = app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": ana}})).await;
     assert_eq!(twice["errors"][0]["extensions"]["field"], "creatorId");
-    let bad_rate = app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "commissionRate": "101"}})).await;
+    let bad_rate =
+        app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "commissionRate": "101"}})).await;
     assert_eq!(bad_rate["errors"][0]["extensions"]["field"], "commissionRate");
-    let bad_flat = app.gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "commissionFlat": "1.234"}})).await;
+    let bad_flat = app
+        .gql(&brand.key, add, json!({"i": {"campaignId": spring, "creatorId": bo, "commissionFlat": "1.234"}}))
+        .await;
     assert_eq!(bad_flat["errors"][0]["extensions"]["field"], "commissionFlat");
 
     // Removal frees the codes; re-adding makes a fresh membership.
     let removed = app
-        .data(&brand.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id removedAt } }", json!({"k": spring, "c": ana}))
+        .data(
+            &brand.key,
+            "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id removedAt } }",
+            json!({"k": spring, "c": ana}),
+        )
         .await;
     assert!(removed["removeCreatorFromCampaign"]["removedAt"].is_string());
-    let again = app.gql(&brand.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }", json!({"k": spring, "c": ana})).await;
+    let again = app
+        .gql(
+            &brand.key,
+            "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+            json!({"k": spring, "c": ana}),
+        )
+        .await;
     assert_eq!(code(&again), "NOT_FOUND");
     let bo_m = app.add_member(&brand, &spring, &bo, Some("Ana10"), None).await;
     assert_eq!(bo_m["couponCode"], "Ana10");
@@ -213,7 +261,11 @@ async fn coupon_and_affiliate_codes_are_unique_among_current_members(backend: Ba
     assert_ne!(readded["id"], m["id"]);
 
     let members = app
-        .data(&brand.key, "query($k: ID!) { campaign(id: $k) { members { couponCode removedAt creator { name } } } }", json!({"k": spring}))
+        .data(
+            &brand.key,
+            "query($k: ID!) { campaign(id: $k) { members { couponCode removedAt creator { name } } } }",
+            json!({"k": spring}),
+        )
         .await;
     assert_eq!(
         members["campaign"]["members"],
@@ -225,9 +277,13 @@ async fn coupon_and_affiliate_codes_are_unique_among_current_members(backend: Ba
 
     // A deleted creator leaves the member list and cannot be added again.
     app.data(&brand.key, "mutation($c: ID!) { deleteCreator(id: $c) { deletedAt } }", json!({"c": bo})).await;
-    let members = app.data(&brand.key, "query($k: ID!) { campaign(id: $k) { members { creator { name } } } }", json!({"k": spring})).await;
+    let members = app
+        .data(&brand.key, "query($k: ID!) { campaign(id: $k) { members { creator { name } } } }", json!({"k": spring}))
+        .await;
     assert_eq!(members["campaign"]["members"], json!([{"creator": {"name": "Ana"}}]));
-    let creators = app.data(&brand.key, "{ a: creators { totalCount } b: creators(includeDeleted: true) { totalCount } }", json!({})).await;
+    let creators = app
+        .data(&brand.key, "{ a: creators { totalCount } b: creators(includeDeleted: true) { totalCount } }", json!({}))
+        .await;
     assert_eq!(creators, json!({"a": {"totalCount": 1}, "b": {"totalCount": 2}}));
 }
 
@@ -244,7 +300,8 @@ async fn oversized_and_overly_complex_requests_are_limited(backend: Backend) {
     assert_eq!(code(&app.gql(&brand.key, wide, json!({})).await), "LIMIT_EXCEEDED");
     let narrow = "{ orders(first: 10) { edges { node { id } } } }";
     app.data(&brand.key, narrow, json!({})).await;
-    let batch = json!([{"query": "{ brand { name } }"}, {"query": "{ brand { name } }"}, {"query": "{ brand { name } }"}]);
+    let batch =
+        json!([{"query": "{ brand { name } }"}, {"query": "{ brand { name } }"}, {"query": "{ brand { name } }"}]);
     let answer: serde_json::Value = app
         .http
         .post(format!("{}/graphql", app.url))
@@ -293,7 +350,9 @@ async fn serve_demo(database_url: &str) -> (tokio::process::Child, String, Strin
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut key, mut url) = (String::new(), String::new());
-    while let Ok(Some(line)) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap() {
+    while let Ok(Some(line)) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap()
+    {
         if let Some(k) = line.strip_prefix("demo data ready; API key: ") {
             key = k.to_string();
         }
@@ -329,9 +388,19 @@ async fn serve_demo_answers_at_once_with_graphiql_ready(backend: Backend) {
     assert_eq!(d["dashboard"]["orders"], 320);
     assert_eq!(d["campaigns"]["totalCount"], 3);
     assert_eq!(d["creators"]["totalCount"], 12);
-    let tab_orders: i64 = d["campaigns"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["performance"]["totals"]["orders"].as_i64().unwrap()).sum();
+    let tab_orders: i64 = d["campaigns"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["performance"]["totals"]["orders"].as_i64().unwrap())
+        .sum();
     assert!(tab_orders < 320, "the removed member and the deleted creator leave the tabs, not the dashboard");
-    let rejected: i64 = d["campaigns"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["performance"]["totals"]["rejectedConversions"].as_i64().unwrap()).sum();
+    let rejected: i64 = d["campaigns"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["performance"]["totals"]["rejectedConversions"].as_i64().unwrap())
+        .sum();
     assert!(rejected > 0);
     drop(child);
 
@@ -366,7 +435,8 @@ async fn browsers_on_allowed_origins_may_call_the_api(backend: Backend) {
     };
     let allowed = preflight("https://app.example.com").await.unwrap();
     assert_eq!(allowed.headers().get("access-control-allow-origin").unwrap(), "https://app.example.com");
-    let allowed_headers = allowed.headers().get("access-control-allow-headers").unwrap().to_str().unwrap().to_lowercase();
+    let allowed_headers =
+        allowed.headers().get("access-control-allow-headers").unwrap().to_str().unwrap().to_lowercase();
     assert!(allowed_headers.contains("authorization"));
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());

@@ -54,14 +54,30 @@ async fn approval_changes_reach_subscribers_over_the_legacy_protocol(backend: Ba
     let mut client = ws::connect(&app.url, Protocol::LegacyGraphqlWs, &s.brand.key).await;
     client.subscribe("7", APPROVAL_SUB, json!({"k": s.campaign})).await;
     // A refused move writes nothing and announces nothing.
-    let refused = app.gql(&s.brand.key, "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }", json!({"id": conversion})).await;
+    let refused = app
+        .gql(
+            &s.brand.key,
+            "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }",
+            json!({"id": conversion}),
+        )
+        .await;
     assert_eq!(code(&refused), "INVALID_TRANSITION");
-    app.data(&s.brand.key, "mutation($id: ID!) { rejectConversion(id: $id, reason: \"fraud\") { conversion { id } } }", json!({"id": conversion})).await;
+    app.data(
+        &s.brand.key,
+        "mutation($id: ID!) { rejectConversion(id: $id, reason: \"fraud\") { conversion { id } } }",
+        json!({"id": conversion}),
+    )
+    .await;
     assert_eq!(
         client.next_data("7").await,
         json!({"conversionApprovalChanged": {"id": conversion, "approval": "REJECTED", "rejectionReason": "fraud", "earnedCommission": "0.00"}})
     );
-    app.data(&s.brand.key, "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }", json!({"id": conversion})).await;
+    app.data(
+        &s.brand.key,
+        "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }",
+        json!({"id": conversion}),
+    )
+    .await;
     assert_eq!(client.next_data("7").await["conversionApprovalChanged"]["approval"], "APPROVED");
 }
 
@@ -139,9 +155,15 @@ async fn a_subscriber_that_falls_behind_is_closed_with_4008(backend: Backend) {
             status: "PAID".into(),
             changed_at: 1_772_000_000_000 + i,
         };
-        tally::domain::outbox::append(&txn, brand_id, campaign_id, tally::domain::outbox::ORDER_STATUS_CHANGED, &change)
-            .await
-            .unwrap_or_else(|e| panic!("{}", e.public_message()));
+        tally::domain::outbox::append(
+            &txn,
+            brand_id,
+            campaign_id,
+            tally::domain::outbox::ORDER_STATUS_CHANGED,
+            &change,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.public_message()));
     }
     txn.commit().await.unwrap();
     app.state.bus.kick();

@@ -50,7 +50,8 @@ async fn shopify_financial_statuses_map_to_order_statuses(backend: Backend) {
         ("pending", false, None),
     ];
     for (i, (financial, cancelled, expected)) in cases.into_iter().enumerate() {
-        let mut payload = with_coupon(shopify_order(6000 + i as u64, financial, "50.00", "2026-03-02T10:00:00Z"), "ANA10");
+        let mut payload =
+            with_coupon(shopify_order(6000 + i as u64, financial, "50.00", "2026-03-02T10:00:00Z"), "ANA10");
         if cancelled {
             payload["cancelled_at"] = json!("2026-03-02T09:59:00Z");
             payload["cancel_reason"] = json!("customer");
@@ -79,18 +80,27 @@ async fn the_coupon_wins_over_the_affiliate_link(backend: Backend) {
     both["landing_site"] = json!("/products/glow?utm_source=ig&ref=bo");
     let d = app.shopify(&s.brand, "orders/paid", &both).await;
     let o = order(&app, &s.brand, d.body["orderId"].as_str().unwrap()).await;
-    assert_eq!((o["creator"]["name"].clone(), o["conversion"]["attribution"].clone()), (json!("Ana Silva"), json!("COUPON_CODE")));
+    assert_eq!(
+        (o["creator"]["name"].clone(), o["conversion"]["attribution"].clone()),
+        (json!("Ana Silva"), json!("COUPON_CODE"))
+    );
 
     let mut link_only = shopify_order(7002, "paid", "10.00", "2026-03-03T10:00:00Z");
     link_only["landing_site"] = json!("/?ref=bo");
     let d = app.shopify(&s.brand, "orders/paid", &link_only).await;
     let o = order(&app, &s.brand, d.body["orderId"].as_str().unwrap()).await;
-    assert_eq!((o["creator"]["name"].clone(), o["conversion"]["attribution"].clone()), (json!("Bo"), json!("AFFILIATE_LINK")));
+    assert_eq!(
+        (o["creator"]["name"].clone(), o["conversion"]["attribution"].clone()),
+        (json!("Bo"), json!("AFFILIATE_LINK"))
+    );
 
     // An unknown coupon does not block a matching referral code.
     let via_graphql = app
-        .order_event(&s.brand, json!({"externalId": "7003", "amount": "10.00", "currency": "USD", "status": "PAID",
-            "occurredAt": "2026-03-03T10:00:00Z", "couponCode": "NOPE", "referralCode": "bo"}))
+        .order_event(
+            &s.brand,
+            json!({"externalId": "7003", "amount": "10.00", "currency": "USD", "status": "PAID",
+            "occurredAt": "2026-03-03T10:00:00Z", "couponCode": "NOPE", "referralCode": "bo"}),
+        )
         .await;
     assert_eq!(via_graphql["conversion"]["attribution"], "AFFILIATE_LINK");
 }
@@ -98,7 +108,13 @@ async fn the_coupon_wins_over_the_affiliate_link(backend: Backend) {
 async fn unattributed_orders_are_not_stored(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = one_member(&app, "10").await;
-    let d = app.shopify(&s.brand, "orders/paid", &with_coupon(shopify_order(8001, "paid", "10.00", "2026-03-03T10:00:00Z"), "OTHER")).await;
+    let d = app
+        .shopify(
+            &s.brand,
+            "orders/paid",
+            &with_coupon(shopify_order(8001, "paid", "10.00", "2026-03-03T10:00:00Z"), "OTHER"),
+        )
+        .await;
     assert_eq!((d.status, d.body.clone()), (200, json!({"attributed": false, "orderId": null})));
     let none = app
         .order_event(&s.brand, json!({"externalId": "8002", "amount": "10.00", "currency": "USD", "status": "PAID", "occurredAt": "2026-03-03T10:00:00Z"}))
@@ -163,7 +179,8 @@ async fn concurrent_first_deliveries_of_one_order_store_it_once(backend: Backend
     let app = spawn_app(backend).await;
     let s = one_member(&app, "10").await;
     let payload = with_coupon(shopify_order(9201, "paid", "30.00", "2026-03-04T10:00:00Z"), "ANA10");
-    let deliveries = futures_util::future::join_all((0..8).map(|_| app.shopify(&s.brand, "orders/paid", &payload))).await;
+    let deliveries =
+        futures_util::future::join_all((0..8).map(|_| app.shopify(&s.brand, "orders/paid", &payload))).await;
     let ids: std::collections::HashSet<String> = deliveries
         .iter()
         .map(|d| {
@@ -183,7 +200,13 @@ async fn commission_is_pinned_from_the_terms_when_the_conversion_is_created(back
     let campaign = app.create_campaign(&brand, "Sakura", "7.5").await;
     let ana = app.create_creator(&brand, "Ana").await;
     let add = "mutation($i: AddCreatorToCampaignInput!) { addCreatorToCampaign(input: $i) { commissionFlat } }";
-    let m = app.data(&brand.key, add, json!({"i": {"campaignId": campaign, "creatorId": ana, "couponCode": "SAKURA", "commissionFlat": "100"}})).await;
+    let m = app
+        .data(
+            &brand.key,
+            add,
+            json!({"i": {"campaignId": campaign, "creatorId": ana, "couponCode": "SAKURA", "commissionFlat": "100"}}),
+        )
+        .await;
     assert_eq!(m["addCreatorToCampaign"]["commissionFlat"], "100");
     let ev = |id: &str| json!({"externalId": id, "amount": "1234", "currency": "JPY", "status": "PAID", "occurredAt": "2026-03-04T10:00:00Z", "couponCode": "sakura"});
     // 7.5% of ¥1234 = 92.55 → 93, plus ¥100 flat
@@ -191,10 +214,20 @@ async fn commission_is_pinned_from_the_terms_when_the_conversion_is_created(back
     assert_eq!((first["amount"].clone(), first["conversion"]["commission"].clone()), (json!("1234"), json!("193")));
 
     // New terms apply to new conversions only.
-    app.data(&brand.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }", json!({"k": campaign, "c": ana})).await;
+    app.data(
+        &brand.key,
+        "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+        json!({"k": campaign, "c": ana}),
+    )
+    .await;
     let late = app.order_event(&brand, ev("A2")).await;
     assert_eq!(late["conversion"]["commission"], "193", "a removed member's order is still stored, at the old terms");
-    app.data(&brand.key, add, json!({"i": {"campaignId": campaign, "creatorId": ana, "couponCode": "SAKURA", "commissionRate": "20"}})).await;
+    app.data(
+        &brand.key,
+        add,
+        json!({"i": {"campaignId": campaign, "creatorId": ana, "couponCode": "SAKURA", "commissionRate": "20"}}),
+    )
+    .await;
     let second = app.order_event(&brand, ev("A3")).await;
     assert_eq!(second["conversion"]["commission"], "247");
     let again = app.data(&brand.key, ORDER_QUERY, json!({"id": first["id"]})).await;
@@ -212,9 +245,11 @@ async fn bad_webhooks_answer_clearly_and_store_nothing(backend: Backend) {
     assert_eq!(unsigned.status, 401);
     let forged = app.shopify_raw(&s.brand.id, "orders/paid", body.clone(), Some("bm90IGEgc2lnbmF0dXJl")).await;
     assert_eq!(forged.status, 401);
-    let wrong_secret = app.shopify(&TestBrand { id: s.brand.id.clone(), ..other.clone() }, "orders/paid", &payload).await;
+    let wrong_secret =
+        app.shopify(&TestBrand { id: s.brand.id.clone(), ..other.clone() }, "orders/paid", &payload).await;
     assert_eq!(wrong_secret.status, 401);
-    let unknown = app.shopify(&TestBrand { id: "QnJhbmQ6OTk5".into(), ..s.brand.clone() }, "orders/paid", &payload).await;
+    let unknown =
+        app.shopify(&TestBrand { id: "QnJhbmQ6OTk5".into(), ..s.brand.clone() }, "orders/paid", &payload).await;
     assert_eq!(unknown.status, 404);
 
     let mut negative = payload.clone();
@@ -271,13 +306,31 @@ async fn the_orders_connection_filters_and_pages_newest_first(backend: Backend) 
     let s = one_member(&app, "10").await;
     let bo = app.create_creator(&s.brand, "Bo").await;
     app.add_member(&s.brand, &s.campaign, &bo, Some("BO5"), None).await;
-    for (i, (coupon, status, day)) in [("ANA10", "PAID", 1), ("BO5", "REFUNDED", 2), ("ANA10", "CANCELED", 3), ("ANA10", "PAID", 4), ("BO5", "PAID", 5)].into_iter().enumerate() {
-        app.order_event(&s.brand, json!({"externalId": format!("F{i}"), "amount": "10.00", "currency": "USD", "status": status,
-            "occurredAt": format!("2026-04-0{day}T12:00:00Z"), "couponCode": coupon})).await;
+    for (i, (coupon, status, day)) in [
+        ("ANA10", "PAID", 1),
+        ("BO5", "REFUNDED", 2),
+        ("ANA10", "CANCELED", 3),
+        ("ANA10", "PAID", 4),
+        ("BO5", "PAID", 5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.order_event(
+            &s.brand,
+            json!({"externalId": format!("F{i}"), "amount": "10.00", "currency": "USD", "status": status,
+            "occurredAt": format!("2026-04-0{day}T12:00:00Z"), "couponCode": coupon}),
+        )
+        .await;
     }
     let q = "query($f: OrderFilter, $after: String) { orders(first: 2, after: $after, filter: $f) { totalCount edges { node { externalId } } pageInfo { hasNextPage endCursor } } }";
     let ids = |d: &Value| -> Vec<String> {
-        d["orders"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["externalId"].as_str().unwrap().to_string()).collect()
+        d["orders"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["externalId"].as_str().unwrap().to_string())
+            .collect()
     };
     let p1 = app.data(&s.brand.key, q, json!({})).await;
     assert_eq!((ids(&p1), p1["orders"]["totalCount"].clone()), (vec!["F4".to_string(), "F3".into()], json!(5)));
@@ -290,7 +343,9 @@ async fn the_orders_connection_filters_and_pages_newest_first(backend: Backend) 
     assert_eq!(paid["orders"]["totalCount"], 3);
     let bos = app.data(&s.brand.key, q, json!({"f": {"creatorId": bo}})).await;
     assert_eq!(ids(&bos), vec!["F4", "F1"]);
-    let range = app.data(&s.brand.key, q, json!({"f": {"range": {"from": "2026-04-02T12:00:00Z", "to": "2026-04-04T12:00:00Z"}}})).await;
+    let range = app
+        .data(&s.brand.key, q, json!({"f": {"range": {"from": "2026-04-02T12:00:00Z", "to": "2026-04-04T12:00:00Z"}}}))
+        .await;
     assert_eq!((ids(&range), range["orders"]["totalCount"].clone()), (vec!["F2".to_string(), "F1".into()], json!(2)));
     let other_campaign = app.data(&s.brand.key, q, json!({"f": {"campaignId": "Q2FtcGFpZ246OTk"}})).await;
     assert_eq!(other_campaign["orders"]["totalCount"], 0);

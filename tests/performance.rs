@@ -16,10 +16,21 @@ struct World {
     bo: String,
 }
 
-async fn record(app: &TestApp, brand: &TestBrand, id: &str, amount: &str, status: &str, ordered_at: &str, coupon: &str) -> Value {
+async fn record(
+    app: &TestApp,
+    brand: &TestBrand,
+    id: &str,
+    amount: &str,
+    status: &str,
+    ordered_at: &str,
+    coupon: &str,
+) -> Value {
     let o = app
-        .order_event(brand, json!({"externalId": id, "amount": amount, "currency": "USD", "status": status,
-            "occurredAt": ordered_at, "orderedAt": ordered_at, "couponCode": coupon}))
+        .order_event(
+            brand,
+            json!({"externalId": id, "amount": amount, "currency": "USD", "status": status,
+            "occurredAt": ordered_at, "orderedAt": ordered_at, "couponCode": coupon}),
+        )
         .await;
     assert!(o.is_object(), "{id} attributed");
     o
@@ -53,10 +64,18 @@ async fn world(app: &TestApp) -> World {
     record(app, &brand, "O6", "40.00", "PAID", "2026-03-01T10:00:00Z", "CY").await;
     record(app, &brand, "O7", "60.00", "PAID", "2026-03-05T10:00:00Z", "DEE").await;
     record(app, &brand, "O8", "200.00", "PAID", "2026-03-03T12:00:00Z", "ANA2").await;
-    app.data(&brand.key, "mutation($id: ID!) { rejectConversion(id: $id, reason: \"self-referral\") { conversion { approval } } }",
-        json!({"id": o3["conversion"]["id"]})).await;
-    app.data(&brand.key, "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
-        json!({"k": spring, "c": cy})).await;
+    app.data(
+        &brand.key,
+        "mutation($id: ID!) { rejectConversion(id: $id, reason: \"self-referral\") { conversion { approval } } }",
+        json!({"id": o3["conversion"]["id"]}),
+    )
+    .await;
+    app.data(
+        &brand.key,
+        "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+        json!({"k": spring, "c": cy}),
+    )
+    .await;
     app.data(&brand.key, "mutation($c: ID!) { deleteCreator(id: $c) { id } }", json!({"c": dee})).await;
     World { brand, spring, summer, empty, ana, bo }
 }
@@ -65,7 +84,17 @@ const PERFORMANCE: &str = "query($k: ID!, $r: TimeRange) { campaign(id: $k) { pe
     rows { creator { name } couponCode affiliateLink orders sales approvedConversions rejectedConversions commission }
     totals { orders sales approvedConversions rejectedConversions commission } } } }";
 
-fn row(name: &str, coupon: &str, link: Value, orders: i64, sales: &str, approved: i64, rejected: i64, commission: &str) -> Value {
+#[allow(clippy::too_many_arguments)]
+fn row(
+    name: &str,
+    coupon: &str,
+    link: Value,
+    orders: i64,
+    sales: &str,
+    approved: i64,
+    rejected: i64,
+    commission: &str,
+) -> Value {
     json!({"creator": {"name": name}, "couponCode": coupon, "affiliateLink": link, "orders": orders, "sales": sales,
            "approvedConversions": approved, "rejectedConversions": rejected, "commission": commission})
 }
@@ -96,7 +125,11 @@ async fn the_dashboard_counts_everyone_and_differs_from_the_performance_tab(back
     let app = spawn_app(backend).await;
     let w = world(&app).await;
     let d = app
-        .data(&w.brand.key, "{ dashboard { totalSales orders commission byCampaign { campaign { name } sales orders } } }", json!({}))
+        .data(
+            &w.brand.key,
+            "{ dashboard { totalSales orders commission byCampaign { campaign { name } sales orders } } }",
+            json!({}),
+        )
         .await;
     // Spring's tab shows 150.00 over 5 orders; the dashboard also counts Cy (removed,
     // 40.00) and Dee (deleted, 60.00) in Spring, and Summer's 200.00.
@@ -121,10 +154,15 @@ async fn time_ranges_are_half_open_on_ordered_at(backend: Backend) {
     // O2 (Ana, refunded) and O4 (Bo, 23:59:59.999) are in; O3 at exactly 03-03T00:00 is out.
     assert_eq!(rows[0], row("Ana", "ANA", json!("https://shop.example.com/?ref=ana"), 1, "0.00", 1, 0, "0.00"));
     assert_eq!(rows[1], row("Bo", "BO", Value::Null, 1, "30.00", 1, 0, "7.00"));
-    let from_only = app.data(&w.brand.key, PERFORMANCE, json!({"k": w.spring, "r": {"from": "2026-03-03T00:00:00Z"}})).await;
+    let from_only =
+        app.data(&w.brand.key, PERFORMANCE, json!({"k": w.spring, "r": {"from": "2026-03-03T00:00:00Z"}})).await;
     assert_eq!(from_only["campaign"]["performance"]["totals"]["orders"], 2, "O3 and O5");
     let dash = app
-        .data(&w.brand.key, "query($r: TimeRange) { dashboard(range: $r) { totalSales orders commission } }", json!({"r": {"to": "2026-03-02T00:00:00Z"}}))
+        .data(
+            &w.brand.key,
+            "query($r: TimeRange) { dashboard(range: $r) { totalSales orders commission } }",
+            json!({"r": {"to": "2026-03-02T00:00:00Z"}}),
+        )
         .await;
     assert_eq!(dash["dashboard"], json!({"totalSales": "140.00", "orders": 2, "commission": "14.00"}));
     let commission = app
@@ -132,7 +170,13 @@ async fn time_ranges_are_half_open_on_ordered_at(backend: Backend) {
             json!({"c": w.ana, "r": {"from": "2026-03-03T00:00:00Z", "to": "2026-03-04T00:00:00Z"}}))
         .await;
     assert_eq!(commission["node"], json!({"all": "20.00", "in3": "10.00"}));
-    let backwards = app.gql(&w.brand.key, PERFORMANCE, json!({"k": w.spring, "r": {"from": "2026-03-03T00:00:00Z", "to": "2026-03-01T00:00:00Z"}})).await;
+    let backwards = app
+        .gql(
+            &w.brand.key,
+            PERFORMANCE,
+            json!({"k": w.spring, "r": {"from": "2026-03-03T00:00:00Z", "to": "2026-03-01T00:00:00Z"}}),
+        )
+        .await;
     assert_eq!(code(&backwards), "BAD_USER_INPUT");
 }
 
@@ -141,12 +185,23 @@ async fn a_campaigns_orders_table_shows_current_members_only(backend: Backend) {
     let w = world(&app).await;
     let q = "query($k: ID!, $f: OrderFilter) { campaign(id: $k) { orders(filter: $f) { totalCount edges { node { externalId creator { name } } } } } }";
     let all = app.data(&w.brand.key, q, json!({"k": w.spring})).await;
-    let names: Vec<&str> = all["campaign"]["orders"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["externalId"].as_str().unwrap()).collect();
+    let names: Vec<&str> = all["campaign"]["orders"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["externalId"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["O5", "O3", "O4", "O2", "O1"]);
     assert_eq!(all["campaign"]["orders"]["totalCount"], 5);
     let bo_paid = app.data(&w.brand.key, q, json!({"k": w.spring, "f": {"creatorId": w.bo, "status": ["PAID"]}})).await;
     assert_eq!(bo_paid["campaign"]["orders"]["totalCount"], 1);
-    let everyone = app.data(&w.brand.key, "query($k: ID!) { orders(filter: {campaignId: $k}) { totalCount } }", json!({"k": w.spring})).await;
+    let everyone = app
+        .data(
+            &w.brand.key,
+            "query($k: ID!) { orders(filter: {campaignId: $k}) { totalCount } }",
+            json!({"k": w.spring}),
+        )
+        .await;
     assert_eq!(everyone["orders"]["totalCount"], 7);
     let summer = app.data(&w.brand.key, q, json!({"k": w.summer})).await;
     assert_eq!(summer["campaign"]["orders"]["totalCount"], 1);

@@ -50,7 +50,10 @@ async fn subscribers_get_changes_committed_while_the_database_was_restarting_pos
     assert_eq!(ready.status(), 503);
     assert_eq!((down_status.as_u16(), code(&down)), (503, "INTERNAL"), "{down}");
     let text = down.to_string().to_lowercase();
-    assert!(!text.contains("sql") && !text.contains("connection refused") && !text.contains("postgres"), "no internals: {down}");
+    assert!(
+        !text.contains("sql") && !text.contains("connection refused") && !text.contains("postgres"),
+        "no internals: {down}"
+    );
 
     for _ in 0..60 {
         if b.http.get(format!("{}/ready", b.url)).send().await.unwrap().status() == 200 {
@@ -70,7 +73,10 @@ async fn subscribers_get_changes_committed_while_the_database_was_restarting_pos
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(recorded.get("errors").is_none(), "{recorded}");
-    assert_eq!(client.next_data("1").await, json!({"orderStatusChanged": {"order": {"externalId": "P1"}, "status": "PAID"}}));
+    assert_eq!(
+        client.next_data("1").await,
+        json!({"orderStatusChanged": {"order": {"externalId": "P1"}, "status": "PAID"}})
+    );
     b.order_event(&s.brand, json!({"externalId": "P1", "amount": "5.00", "currency": "USD", "status": "REFUNDED", "occurredAt": "2026-03-02T10:00:00Z", "couponCode": "ANA10"})).await;
     assert_eq!(client.next_data("1").await["orderStatusChanged"]["status"], "REFUNDED");
     let ready = a.http.get(format!("{}/ready", a.url)).send().await.unwrap();

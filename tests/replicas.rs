@@ -27,7 +27,11 @@ async fn replica(database_url: &str) -> Replica {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().expect("serve output");
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("serve output");
         if let Some(rest) = line.strip_prefix("Tally listening on ") {
             let url = rest.split(' ').next().unwrap().to_string();
             return Replica { _child: child, url };
@@ -63,7 +67,13 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
     let a = replica(&database_url).await;
     let b = replica(&database_url).await;
 
-    let campaign = gql(&b.url, &key, "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }", json!({})).await;
+    let campaign = gql(
+        &b.url,
+        &key,
+        "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }",
+        json!({}),
+    )
+    .await;
     let campaign = campaign["createCampaign"]["id"].as_str().unwrap().to_string();
     let creator = gql(&a.url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
     let creator = creator["createCreator"]["id"].as_str().unwrap().to_string();
@@ -71,7 +81,12 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
 
     // A Rust client on replica A, the npm graphql-ws client on replica B.
     let mut on_a = ws::connect(&a.url, Protocol::TransportWs, &key).await;
-    on_a.subscribe("a", "subscription { orderStatusChanged { order { externalId } previousStatus status } }", json!({})).await;
+    on_a.subscribe(
+        "a",
+        "subscription { orderStatusChanged { order { externalId } previousStatus status } }",
+        json!({}),
+    )
+    .await;
     let node_modules = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/graphql-ws");
     assert!(std::path::Path::new(node_modules).exists(), "run `npm ci` first: the JavaScript client test needs it");
     let mut node = tokio::process::Command::new("node")
@@ -85,7 +100,8 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
         .spawn()
         .expect("node is installed");
     let mut node_lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let connected = tokio::time::timeout(Duration::from_secs(20), node_lines.next_line()).await.unwrap().unwrap().unwrap();
+    let connected =
+        tokio::time::timeout(Duration::from_secs(20), node_lines.next_line()).await.unwrap().unwrap().unwrap();
     assert_eq!(connected, r#"{"connected":true}"#);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -96,7 +112,8 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
     payload["id"] = json!("R1");
     payload["discount_codes"] = json!([{"code": "ANA10"}]);
     let body = serde_json::to_vec(&payload).unwrap();
-    let signature = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tally::ingest::sign(secret, &body));
+    let signature =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tally::ingest::sign(secret, &body));
     let delivered = reqwest::Client::new()
         .post(format!("{}/webhooks/{}/shopify", a.url, brand["brandId"].as_str().unwrap()))
         .header("x-shopify-topic", "orders/updated")
@@ -113,7 +130,11 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
     ];
     for want in &expected {
         assert_eq!(&on_a.next_data("a").await, want);
-        let line = tokio::time::timeout(Duration::from_secs(10), node_lines.next_line()).await.unwrap().unwrap().expect("event from node");
+        let line = tokio::time::timeout(Duration::from_secs(10), node_lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("event from node");
         let got: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(&got["data"], want);
     }

@@ -62,28 +62,40 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
         let ordered = START + rng.gen_range(0..6 * DAY);
         let amount = format!("{}.{:02}", rng.gen_range(1..300), rng.gen_range(0..100));
         let o = app
-            .order_event(&brand, json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
+            .order_event(
+                &brand,
+                json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
                 "status": statuses[rng.gen_range(0..3)], "occurredAt": at(ordered), "orderedAt": at(ordered),
-                "couponCode": coupons[rng.gen_range(0..4)]}))
+                "couponCode": coupons[rng.gen_range(0..4)]}),
+            )
             .await;
         conversions.push(o["conversion"]["id"].as_str().unwrap().to_string());
         // Later events, some older than the last one (ignored), some with a new amount.
         for _ in 0..rng.gen_range(0..3) {
             let when = ordered + rng.gen_range(-DAY..2 * DAY).max(1);
             let amount = if rng.gen_bool(0.3) { format!("{}.00", rng.gen_range(1..100)) } else { amount.clone() };
-            app.order_event(&brand, json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
-                "status": statuses[rng.gen_range(0..3)], "occurredAt": at(when), "couponCode": coupons[0]})).await;
+            app.order_event(
+                &brand,
+                json!({"externalId": format!("R{n}"), "amount": amount, "currency": "USD",
+                "status": statuses[rng.gen_range(0..3)], "occurredAt": at(when), "couponCode": coupons[0]}),
+            )
+            .await;
         }
     }
     for _ in 0..40 {
         let c = &conversions[rng.gen_range(0..conversions.len())];
-        let q = if rng.gen_bool(0.5) { "mutation($id: ID!) { rejectConversion(id: $id) { conversion { id } } }" } else { "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }" };
+        let q = if rng.gen_bool(0.5) {
+            "mutation($id: ID!) { rejectConversion(id: $id) { conversion { id } } }"
+        } else {
+            "mutation($id: ID!) { undoRejection(id: $id) { conversion { id } } }"
+        };
         app.gql(&brand.key, q, json!({"id": c})).await;
     }
 
     let orders = all_orders(&app, &brand).await;
     assert_eq!(orders.len(), 60);
-    let ms = |o: &Value| chrono::DateTime::parse_from_rfc3339(o["orderedAt"].as_str().unwrap()).unwrap().timestamp_millis();
+    let ms =
+        |o: &Value| chrono::DateTime::parse_from_rfc3339(o["orderedAt"].as_str().unwrap()).unwrap().timestamp_millis();
     let mut ranges = vec![(None, None), (Some(START + 2 * DAY), Some(START + 4 * DAY))];
     for _ in 0..12 {
         let a = START + rng.gen_range(-DAY..7 * DAY);
@@ -93,7 +105,8 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
         ranges.push((None, Some(b)));
     }
     for (from, to) in ranges {
-        let inside: Vec<&Value> = orders.iter().filter(|o| from.is_none_or(|f| ms(o) >= f) && to.is_none_or(|t| ms(o) < t)).collect();
+        let inside: Vec<&Value> =
+            orders.iter().filter(|o| from.is_none_or(|f| ms(o) >= f) && to.is_none_or(|t| ms(o) < t)).collect();
         let range = json!({"from": from.map(at), "to": to.map(at)});
         // The dashboard.
         let (mut sales, mut earned) = (0, 0);
@@ -112,15 +125,31 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
             row[3] += i64::from(!approved);
             row[4] += e;
         }
-        let d = app.data(&brand.key, "query($r: TimeRange) { dashboard(range: $r) { totalSales orders commission } }", json!({"r": range})).await;
-        assert_eq!(d["dashboard"], json!({"totalSales": money(sales), "orders": inside.len(), "commission": money(earned)}), "range {range}");
+        let d = app
+            .data(
+                &brand.key,
+                "query($r: TimeRange) { dashboard(range: $r) { totalSales orders commission } }",
+                json!({"r": range}),
+            )
+            .await;
+        assert_eq!(
+            d["dashboard"],
+            json!({"totalSales": money(sales), "orders": inside.len(), "commission": money(earned)}),
+            "range {range}"
+        );
         // Every creator's row in their campaign, and their total commission.
         for (i, creator) in creators.iter().enumerate() {
             let want = per_creator.get(creator).copied().unwrap_or_default();
             let q = "query($k: ID!, $c: ID!, $r: TimeRange) { campaign(id: $k) { performance(range: $r) { rows { creator { id } orders sales approvedConversions rejectedConversions commission } } }
                 node(id: $c) { ... on Creator { totalCommission(range: $r) } } }";
             let d = app.data(&brand.key, q, json!({"k": campaigns[i % 2], "c": creator, "r": range})).await;
-            let row = d["campaign"]["performance"]["rows"].as_array().unwrap().iter().find(|r| r["creator"]["id"] == creator.as_str()).unwrap().clone();
+            let row = d["campaign"]["performance"]["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["creator"]["id"] == creator.as_str())
+                .unwrap()
+                .clone();
             assert_eq!(
                 row,
                 json!({"creator": {"id": creator}, "orders": want[0], "sales": money(want[1]), "approvedConversions": want[2],

@@ -72,9 +72,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("creators", "ix_creators_brand", &["brand_id", "id"]))
-            .await?;
+        manager.create_index(index("creators", "ix_creators_brand", &["brand_id", "id"])).await?;
 
         manager
             .create_table(
@@ -89,9 +87,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("campaigns", "ix_campaigns_brand", &["brand_id", "id"]))
-            .await?;
+        manager.create_index(index("campaigns", "ix_campaigns_brand", &["brand_id", "id"])).await?;
 
         manager
             .create_table(
@@ -114,22 +110,10 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("memberships", "ix_memberships_campaign", &["campaign_id", "id"]))
-            .await?;
-        manager
-            .create_index(index("memberships", "ix_memberships_creator", &["creator_id"]))
-            .await?;
-        manager
-            .create_index(index("memberships", "ix_memberships_coupon", &["brand_id", "coupon_key"]))
-            .await?;
-        manager
-            .create_index(index(
-                "memberships",
-                "ix_memberships_affiliate",
-                &["brand_id", "affiliate_code"],
-            ))
-            .await?;
+        manager.create_index(index("memberships", "ix_memberships_campaign", &["campaign_id", "id"])).await?;
+        manager.create_index(index("memberships", "ix_memberships_creator", &["creator_id"])).await?;
+        manager.create_index(index("memberships", "ix_memberships_coupon", &["brand_id", "coupon_key"])).await?;
+        manager.create_index(index("memberships", "ix_memberships_affiliate", &["brand_id", "affiliate_code"])).await?;
         // Codes and the (campaign, creator) pair are unique among current memberships only:
         // a removed member keeps its codes for attributing late orders, and may be re-added.
         // sea-query has no partial indexes; this SQL is the same on SQLite and PostgreSQL.
@@ -176,28 +160,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                index("orders", "ux_orders_brand_external", &["brand_id", "external_id"])
-                    .unique()
-                    .take(),
-            )
+            .create_index(index("orders", "ux_orders_brand_external", &["brand_id", "external_id"]).unique().take())
             .await?;
+        manager.create_index(index("orders", "ix_orders_brand_ordered", &["brand_id", "ordered_at", "id"])).await?;
         manager
-            .create_index(index("orders", "ix_orders_brand_ordered", &["brand_id", "ordered_at", "id"]))
+            .create_index(index("orders", "ix_orders_campaign_ordered", &["campaign_id", "ordered_at", "id"]))
             .await?;
-        manager
-            .create_index(index(
-                "orders",
-                "ix_orders_campaign_ordered",
-                &["campaign_id", "ordered_at", "id"],
-            ))
-            .await?;
-        manager
-            .create_index(index("orders", "ix_orders_membership", &["membership_id", "ordered_at"]))
-            .await?;
-        manager
-            .create_index(index("orders", "ix_orders_creator", &["creator_id", "ordered_at"]))
-            .await?;
+        manager.create_index(index("orders", "ix_orders_membership", &["membership_id", "ordered_at"])).await?;
+        manager.create_index(index("orders", "ix_orders_creator", &["creator_id", "ordered_at"])).await?;
 
         manager
             .create_table(
@@ -217,13 +187,7 @@ impl MigrationTrait for Migration {
         // A repeated delivery of the same status at the same time is one history entry.
         manager
             .create_index(
-                index(
-                    "order_events",
-                    "ux_order_events_once",
-                    &["order_id", "occurred_at", "status"],
-                )
-                .unique()
-                .take(),
+                index("order_events", "ux_order_events_once", &["order_id", "occurred_at", "status"]).unique().take(),
             )
             .await?;
 
@@ -249,9 +213,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("conversions", "ix_conversions_membership", &["membership_id"]))
-            .await?;
+        manager.create_index(index("conversions", "ix_conversions_membership", &["membership_id"])).await?;
 
         manager
             .create_table(
@@ -269,11 +231,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index(
-                "conversion_reviews",
-                "ix_conversion_reviews_conversion",
-                &["conversion_id", "id"],
-            ))
+            .create_index(index("conversion_reviews", "ix_conversion_reviews_conversion", &["conversion_id", "id"]))
             .await?;
 
         manager
@@ -289,9 +247,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("events", "ix_events_brand", &["brand_id", "id"]))
-            .await?;
+        manager.create_index(index("events", "ix_events_brand", &["brand_id", "id"])).await?;
         Ok(())
     }
 

@@ -2,8 +2,7 @@
 //! UPDATE, so concurrent reviewers never lose a change and each applied change has
 //! exactly one review entry and one announcement.
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::auth::Principal;

@@ -112,10 +112,5 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Pr
         .await?
         .filter(|k| !k.revoked)
         .ok_or_else(unauthenticated)?;
-    Ok(Principal {
-        brand: BrandId(key.brand_id),
-        key_id: key.id,
-        key_name: key.name,
-        role: Role::parse(&key.role)?,
-    })
+    Ok(Principal { brand: BrandId(key.brand_id), key_id: key.id, key_name: key.name, role: Role::parse(&key.role)? })
 }

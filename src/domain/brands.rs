@@ -48,6 +48,5 @@ pub async fn get(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResul
 }
 
 pub fn currency(brand: &brand::Model) -> AppResult<Currency> {
-    Currency::parse(&brand.currency)
-        .map_err(|m| AppError::Internal(anyhow::anyhow!("stored brand currency: {m}")))
+    Currency::parse(&brand.currency).map_err(|m| AppError::Internal(anyhow::anyhow!("stored brand currency: {m}")))
 }

@@ -1,7 +1,7 @@
 //! Campaigns of a brand.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use super::money::Rate;
@@ -32,10 +32,7 @@ pub async fn create(
 }
 
 pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<campaign::Model>> {
-    Ok(campaign::Entity::find_by_id(id)
-        .filter(campaign::Column::BrandId.eq(brand.0))
-        .one(db)
-        .await?)
+    Ok(campaign::Entity::find_by_id(id).filter(campaign::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
 pub async fn page(

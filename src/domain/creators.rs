@@ -1,7 +1,7 @@
 //! Creators of a brand's community. Deletion is soft: their sales stay in the dashboard.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 use super::{BrandId, text, time};
@@ -32,10 +32,7 @@ pub async fn create(db: &impl ConnectionTrait, brand: BrandId, input: NewCreator
 }
 
 pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<creator::Model>> {
-    Ok(creator::Entity::find_by_id(id)
-        .filter(creator::Column::BrandId.eq(brand.0))
-        .one(db)
-        .await?)
+    Ok(creator::Entity::find_by_id(id).filter(creator::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
 /// Soft delete; deleting an already deleted creator changes nothing.

@@ -32,7 +32,12 @@ const CREATORS: [(&str, &str); 12] = [
 /// "Chloé Martin" → "chloe": the first name as an ASCII code.
 fn slug(name: &str) -> String {
     let first = name.split(' ').next().unwrap_or(name);
-    first.chars().map(|c| if c == 'é' { 'e' } else { c }).filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase()
+    first
+        .chars()
+        .map(|c| if c == 'é' { 'e' } else { c })
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn failed(e: crate::error::AppError) -> anyhow::Error {
@@ -49,9 +54,8 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<String> {
         let chosen = chosen.ok_or_else(|| anyhow::anyhow!("no brand"))?;
         return auth::create_key(db, BrandId(chosen.id), "demo", Role::Admin).await.map_err(failed);
     }
-    let created = brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com"))
-        .await
-        .map_err(failed)?;
+    let created =
+        brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com")).await.map_err(failed)?;
     let brand = BrandId(created.brand.id);
     let currency = brands::currency(&created.brand).map_err(failed)?;
     let mut rng = StdRng::seed_from_u64(2026);
@@ -65,29 +69,34 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<String> {
         let new = creators::NewCreator { name, handle: Some(handle), email: Some(&email) };
         people.push(creators::create(db, brand, new).await.map_err(failed)?);
     }
-    // (campaign, creator index, coupon, affiliate code, rate, flat)
-    let mut plan: Vec<(i64, usize, String, String, Option<&str>, Option<&str>)> = Vec::new();
+    // Everyone joins one campaign with a coupon and a link; every fourth creator joins a
+    // second one too; one member has custom terms.
+    let mut members = Vec::new();
     for (i, person) in people.iter().enumerate() {
         let slug = slug(&person.name);
-        let campaign = [spring.id, summer.id, holiday.id][i % 3];
+        let coupon = format!("{}15", slug.to_uppercase());
         let (rate, flat) = if i == 1 { (Some("15"), Some("2.00")) } else { (None, None) };
-        plan.push((campaign, i, format!("{}15", slug.to_uppercase()), slug.clone(), rate, flat));
-        if i % 4 == 0 {
-            let other = [summer.id, holiday.id, spring.id][i % 3];
-            plan.push((other, i, format!("{}GIFT", slug.to_uppercase()), format!("{slug}-gift"), None, None));
-        }
-    }
-    let mut members = Vec::new();
-    for (campaign, who, coupon, affiliate, rate, flat) in &plan {
         let new = NewMembership {
-            campaign_id: *campaign,
-            creator_id: people[*who].id,
-            coupon_code: Some(coupon),
-            affiliate_code: Some(affiliate),
-            commission_rate: *rate,
-            commission_flat: *flat,
+            campaign_id: [spring.id, summer.id, holiday.id][i % 3],
+            creator_id: person.id,
+            coupon_code: Some(&coupon),
+            affiliate_code: Some(&slug),
+            commission_rate: rate,
+            commission_flat: flat,
         };
         members.push(memberships::add(db, brand, currency, new).await.map_err(failed)?);
+        if i % 4 == 0 {
+            let (coupon, link) = (format!("{}GIFT", slug.to_uppercase()), format!("{slug}-gift"));
+            let new = NewMembership {
+                campaign_id: [summer.id, holiday.id, spring.id][i % 3],
+                creator_id: person.id,
+                coupon_code: Some(&coupon),
+                affiliate_code: Some(&link),
+                commission_rate: None,
+                commission_flat: None,
+            };
+            members.push(memberships::add(db, brand, currency, new).await.map_err(failed)?);
+        }
     }
 
     let now = time::now();

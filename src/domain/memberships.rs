@@ -1,7 +1,5 @@
 //! Membership of creators in campaigns, with their codes and commission terms.
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::money::{Currency, Rate};
 use super::{BrandId, campaigns, creators, text, time};
@@ -23,12 +21,8 @@ pub async fn add(
     currency: Currency,
     input: NewMembership<'_>,
 ) -> AppResult<membership::Model> {
-    let campaign = campaigns::find(db, brand, input.campaign_id)
-        .await?
-        .ok_or_else(|| not_found("campaign"))?;
-    let creator = creators::find(db, brand, input.creator_id)
-        .await?
-        .ok_or_else(|| not_found("creator"))?;
+    let campaign = campaigns::find(db, brand, input.campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
+    let creator = creators::find(db, brand, input.creator_id).await?.ok_or_else(|| not_found("creator"))?;
     if creator.deleted_at.is_some() {
         return Err(bad_input("creatorId", "this creator was deleted from the community"));
     }
@@ -114,10 +108,7 @@ pub async fn remove(
 }
 
 pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<membership::Model>> {
-    Ok(membership::Entity::find_by_id(id)
-        .filter(membership::Column::BrandId.eq(brand.0))
-        .one(db)
-        .await?)
+    Ok(membership::Entity::find_by_id(id).filter(membership::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
 /// Current members of a campaign whose creator is not deleted, in joining order.

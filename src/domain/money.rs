@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000_000;
 
 const ZERO_DECIMALS: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-    "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+    "XPF",
 ];
 const THREE_DECIMALS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 const TWO_DECIMALS: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB \
@@ -69,23 +69,15 @@ impl Currency {
             .ok_or_else(|| format!("'{text}' is not a non-negative decimal number like 19.99"))?;
         let frac_trimmed = frac_part.trim_end_matches('0');
         if frac_trimmed.len() > self.digits as usize {
-            return Err(format!(
-                "'{text}' has more decimals than {} allows ({})",
-                self.code(),
-                self.digits
-            ));
+            return Err(format!("'{text}' has more decimals than {} allows ({})", self.code(), self.digits));
         }
         let too_large = || format!("'{text}' is too large");
         let mut minor: i64 = 0;
-        for b in int_part.bytes().chain(
-            frac_trimmed
-                .bytes()
-                .chain(std::iter::repeat_n(b'0', self.digits as usize - frac_trimmed.len())),
-        ) {
-            minor = minor
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(i64::from(b - b'0')))
-                .ok_or_else(too_large)?;
+        for b in int_part
+            .bytes()
+            .chain(frac_trimmed.bytes().chain(std::iter::repeat_n(b'0', self.digits as usize - frac_trimmed.len())))
+        {
+            minor = minor.checked_mul(10).and_then(|m| m.checked_add(i64::from(b - b'0'))).ok_or_else(too_large)?;
         }
         if minor > MAX_MINOR {
             return Err(too_large());

@@ -1,8 +1,8 @@
 //! Orders in (SPEC §1 rules 1–3): attribution, the pinned commission, and live status
 //! applied in event-time order. `record` is the one door for GraphQL and both webhooks.
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::money::{self, Currency, Rate};
@@ -86,10 +86,7 @@ impl OrderEvent {
         let external_id = text::required("externalId", &raw.external_id, 255)?;
         let sent = Currency::parse(&raw.currency).map_err(|m| bad_input("currency", m))?;
         if sent != currency {
-            return Err(bad_input(
-                "currency",
-                format!("currency {sent} differs from the brand's currency {currency}"),
-            ));
+            return Err(bad_input("currency", format!("currency {sent} differs from the brand's currency {currency}")));
         }
         let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| bad_input("amount", m))?;
         let status = OrderStatus::parse(raw.status.trim()).ok_or_else(|| {
@@ -189,8 +186,12 @@ async fn attribute(
     brand: BrandId,
     event: &OrderEvent,
 ) -> AppResult<Option<(membership::Model, Attribution)>> {
-    let by_coupon = event.coupon_code.as_ref().map(|c| (membership::Column::CouponKey, c.to_uppercase(), Attribution::CouponCode));
-    let by_link = event.referral_code.as_ref().map(|r| (membership::Column::AffiliateCode, r.clone(), Attribution::AffiliateLink));
+    let by_coupon =
+        event.coupon_code.as_ref().map(|c| (membership::Column::CouponKey, c.to_uppercase(), Attribution::CouponCode));
+    let by_link = event
+        .referral_code
+        .as_ref()
+        .map(|r| (membership::Column::AffiliateCode, r.clone(), Attribution::AffiliateLink));
     for (column, code, attribution) in [by_coupon, by_link].into_iter().flatten() {
         if let Some(m) = holder(db, brand, column, code).await? {
             return Ok(Some((m, attribution)));
@@ -296,9 +297,8 @@ async fn insert_history(
     source: &str,
 ) -> AppResult<bool> {
     let backend = db.get_database_backend();
-    let mut sql = Sql::new(
-        "INSERT INTO order_events (brand_id, order_id, status, occurred_at, source, received_at) VALUES (",
-    );
+    let mut sql =
+        Sql::new("INSERT INTO order_events (brand_id, order_id, status, occurred_at, source, received_at) VALUES (");
     let values: Vec<sea_orm::Value> = vec![
         order.brand_id.into(),
         order.id.into(),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::BrandId;
-use super::time::TimeRange;
 use super::rollup::push_figures;
+use super::time::TimeRange;
 use crate::db::Sql;
 use crate::error::AppResult;
 
@@ -61,7 +61,6 @@ pub fn totals(rows: &[PerformanceRow]) -> Totals {
     })
 }
 
-
 /// One row per current member of the campaign (rule 6), zeros for members without
 /// orders; `creator` narrows it to one creator's row.
 pub async fn campaign_rows(
@@ -103,11 +102,11 @@ pub struct Dashboard {
 
 /// Every sale of the brand, removed members and deleted creators included (rule 6).
 pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRange) -> AppResult<Dashboard> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = Sql::new(
         "SELECT k.id AS campaign_id, CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
          CAST(COALESCE(SUM(f.sales), 0) AS BIGINT) AS sales, CAST(COALESCE(SUM(f.earned), 0) AS BIGINT) AS commission \
-         FROM campaigns k LEFT JOIN "
-    ));
+         FROM campaigns k LEFT JOIN ",
+    );
     push_figures(&mut sql, brand, "campaign_id", "brand_id", &[brand.0], range);
     sql.push(" f ON f.k = k.id WHERE 1 = 1");
     sql.and("k.brand_id =", brand.0);

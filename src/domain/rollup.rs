@@ -109,10 +109,10 @@ struct Split {
 fn split(range: TimeRange) -> Split {
     let first = range.from.map(|f| (f + DAY - 1).div_euclid(DAY));
     let end = range.to.map(|t| t.div_euclid(DAY));
-    if let (Some(f), Some(e)) = (first, end) {
-        if f >= e {
-            return Split { days: None, edges: [Some((range.from, range.to)), None] };
-        }
+    if let (Some(f), Some(e)) = (first, end)
+        && f >= e
+    {
+        return Split { days: None, edges: [Some((range.from, range.to)), None] };
     }
     let lower = match (range.from, first) {
         (Some(from), Some(f)) if from < f * DAY => Some((Some(from), Some(f * DAY))),
@@ -165,7 +165,9 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
         selects.push(part);
     }
     if selects.is_empty() {
-        selects.push("SELECT 0 AS k, 0 AS orders, 0 AS sales, 0 AS approved, 0 AS rejected, 0 AS earned WHERE 1 = 0".into());
+        selects.push(
+            "SELECT 0 AS k, 0 AS orders, 0 AS sales, 0 AS approved, 0 AS rejected, 0 AS earned WHERE 1 = 0".into(),
+        );
     }
     sql.push("(").push(&selects.join(" UNION ALL ")).push(")");
 }
@@ -189,12 +191,18 @@ mod tests {
     fn ranges_split_into_whole_days_and_partial_edges() {
         assert_eq!(split(range(None, None)), Split { days: Some((None, None)), edges: [None, None] });
         // Aligned on midnights: days only.
-        assert_eq!(split(range(Some(2 * DAY), Some(5 * DAY))), Split { days: Some((Some(2), Some(5))), edges: [None, None] });
+        assert_eq!(
+            split(range(Some(2 * DAY), Some(5 * DAY))),
+            Split { days: Some((Some(2), Some(5))), edges: [None, None] }
+        );
         // Unaligned: whole days 3 and 4, plus the edges.
         let r = range(Some(2 * DAY + 5), Some(5 * DAY + 7));
         assert_eq!(
             split(r),
-            Split { days: Some((Some(3), Some(5))), edges: [Some((Some(2 * DAY + 5), Some(3 * DAY))), Some((Some(5 * DAY), Some(5 * DAY + 7)))] }
+            Split {
+                days: Some((Some(3), Some(5))),
+                edges: [Some((Some(2 * DAY + 5), Some(3 * DAY))), Some((Some(5 * DAY), Some(5 * DAY + 7)))]
+            }
         );
         // Within one day: orders only.
         let r = range(Some(2 * DAY + 5), Some(2 * DAY + 9));
@@ -206,8 +214,17 @@ mod tests {
 
     #[test]
     fn contributions_follow_rule_5() {
-        assert_eq!(Contribution::of("PAID", 1000, "APPROVED", 100), Contribution { orders: 1, sales: 1000, approved: 1, rejected: 0, earned: 100 });
-        assert_eq!(Contribution::of("REFUNDED", 1000, "APPROVED", 100), Contribution { orders: 1, sales: 0, approved: 1, rejected: 0, earned: 0 });
-        assert_eq!(Contribution::of("PAID", 1000, "REJECTED", 100), Contribution { orders: 1, sales: 1000, approved: 0, rejected: 1, earned: 0 });
+        assert_eq!(
+            Contribution::of("PAID", 1000, "APPROVED", 100),
+            Contribution { orders: 1, sales: 1000, approved: 1, rejected: 0, earned: 100 }
+        );
+        assert_eq!(
+            Contribution::of("REFUNDED", 1000, "APPROVED", 100),
+            Contribution { orders: 1, sales: 0, approved: 1, rejected: 0, earned: 0 }
+        );
+        assert_eq!(
+            Contribution::of("PAID", 1000, "REJECTED", 100),
+            Contribution { orders: 1, sales: 1000, approved: 0, rejected: 1, earned: 0 }
+        );
     }
 }

@@ -43,6 +43,16 @@ pub struct TimeRange {
     pub to: Option<Millis>,
 }
 
+impl TimeRange {
+    /// A range whose start is not after its end.
+    pub fn new(from: Option<Millis>, to: Option<Millis>) -> Result<TimeRange, String> {
+        match (from, to) {
+            (Some(f), Some(t)) if f > t => Err("the range starts after it ends (from > to)".to_string()),
+            _ => Ok(TimeRange { from, to }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,12 +33,7 @@ impl Bus {
     pub async fn start(db: DatabaseConnection, buffer: usize) -> anyhow::Result<Bus> {
         let (tx, _) = broadcast::channel(buffer.max(1));
         let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new() }) };
-        let last = event::Entity::find()
-            .order_by_desc(event::Column::Id)
-            .one(&db)
-            .await?
-            .map(|e| e.id)
-            .unwrap_or(0);
+        let last = event::Entity::find().order_by_desc(event::Column::Id).one(&db).await?.map(|e| e.id).unwrap_or(0);
         let poll_every = match db.get_database_backend() {
             DbBackend::Postgres => Duration::from_millis(500),
             _ => Duration::from_secs(5),
@@ -78,7 +73,12 @@ impl Bus {
         }
     }
 
-    async fn poll(&self, db: &DatabaseConnection, last: &mut i64, gaps: &mut BTreeMap<i64, Instant>) -> anyhow::Result<()> {
+    async fn poll(
+        &self,
+        db: &DatabaseConnection,
+        last: &mut i64,
+        gaps: &mut BTreeMap<i64, Instant>,
+    ) -> anyhow::Result<()> {
         let now = Instant::now();
         gaps.retain(|_, since| now.duration_since(*since) < GAP_PATIENCE);
         if !gaps.is_empty() {

@@ -40,10 +40,8 @@ fn quote(out: &mut String, value: &str) {
 
 /// A file-name-safe form of a campaign name.
 pub fn file_slug(name: &str) -> String {
-    let slug: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect();
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     let trimmed: Vec<&str> = slug.split('-').filter(|s| !s.is_empty()).collect();
     if trimmed.is_empty() { "campaign".to_string() } else { trimmed.join("-") }
 }
@@ -55,7 +53,16 @@ mod tests {
     #[test]
     fn cells_are_quoted_and_formulas_defused() {
         let mut out = String::new();
-        write_row(&mut out, [Cell::Text("=HYPERLINK(\"x\")"), Cell::Text("a,b"), Cell::Text("-1"), Cell::Plain("-"), Cell::Text("line\nbreak")]);
+        write_row(
+            &mut out,
+            [
+                Cell::Text("=HYPERLINK(\"x\")"),
+                Cell::Text("a,b"),
+                Cell::Text("-1"),
+                Cell::Plain("-"),
+                Cell::Text("line\nbreak"),
+            ],
+        );
         assert_eq!(out, "\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",'-1,-,\"line\nbreak\"\r\n");
         let mut out = String::new();
         write_row(&mut out, [Cell::Text("\tx"), Cell::Text("@sum"), Cell::Text("+1"), Cell::Text("plain")]);

@@ -15,6 +15,7 @@ use futures_util::stream;
 use crate::app::{AppState, bearer, principal};
 use crate::domain::money::Currency;
 use crate::domain::orders::{self, OrderCursor, OrderFilter, OrderStatus, Scope};
+use crate::domain::time::TimeRange;
 use crate::domain::{BrandId, brands, campaigns, time};
 use crate::error::{AppResult, bad_input, not_found};
 use crate::ids::{self, Kind};
@@ -48,14 +49,8 @@ fn time_param(params: &HashMap<String, String>, name: &str) -> AppResult<Option<
 }
 
 fn range_filter(params: &HashMap<String, String>) -> AppResult<OrderFilter> {
-    let mut filter = OrderFilter::default();
-    filter.range.from = time_param(params, "from")?;
-    filter.range.to = time_param(params, "to")?;
-    if let (Some(from), Some(to)) = (filter.range.from, filter.range.to) {
-        if from > to {
-            return Err(bad_input("from", "from must not be after to"));
-        }
-    }
+    let range = TimeRange::new(time_param(params, "from")?, time_param(params, "to")?);
+    let mut filter = OrderFilter { range: range.map_err(|m| bad_input("from", m))?, ..OrderFilter::default() };
     if let Some(list) = params.get("status").filter(|s| !s.trim().is_empty()) {
         for s in list.split(',') {
             let status = OrderStatus::parse(s.trim().to_ascii_uppercase().as_str())
@@ -81,7 +76,8 @@ async fn orders_csv(
     if let Some(list) = params.get("ids").filter(|s| !s.trim().is_empty()) {
         let mut chosen = Vec::new();
         for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let order = ids::decode(Kind::Order, id).ok_or_else(|| bad_input("ids", format!("'{id}' is not an order id")))?;
+            let order =
+                ids::decode(Kind::Order, id).ok_or_else(|| bad_input("ids", format!("'{id}' is not an order id")))?;
             chosen.push(order);
         }
         if chosen.len() > 1000 {
@@ -110,7 +106,13 @@ struct Cursor {
     done: bool,
 }
 
-async fn respond(state: AppState, brand: BrandId, scope: Scope, filter: OrderFilter, filename: &str) -> AppResult<Response> {
+async fn respond(
+    state: AppState,
+    brand: BrandId,
+    scope: Scope,
+    filter: OrderFilter,
+    filename: &str,
+) -> AppResult<Response> {
     let currency = brands::currency(&brands::get(&state.db, brand).await?)?;
     let db = state.db.clone();
     let start = Cursor { after: None, header: true, done: false };

@@ -118,7 +118,10 @@ impl Loader<ReviewsOfConversion> for Loaders {
     type Value = Vec<conversion_review::Model>;
     type Error = Failure;
 
-    async fn load(&self, keys: &[ReviewsOfConversion]) -> Result<HashMap<ReviewsOfConversion, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[ReviewsOfConversion],
+    ) -> Result<HashMap<ReviewsOfConversion, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let rows = conversion_review::Entity::find()
             .filter(conversion_review::Column::ConversionId.is_in(ids))

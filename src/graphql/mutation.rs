@@ -75,7 +75,14 @@ async fn review(ctx: &Context<'_>, id: &ID, to: Approval, reason: Option<&str>) 
     if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
         events.kick();
     }
-    let rows = performance::campaign_rows(&r.db, r.brand_id(), updated.campaign_id, Default::default(), Some(updated.creator_id)).await?;
+    let rows = performance::campaign_rows(
+        &r.db,
+        r.brand_id(),
+        updated.campaign_id,
+        Default::default(),
+        Some(updated.creator_id),
+    )
+    .await?;
     Ok(ConversionPayload {
         conversion: Conversion(updated),
         performance: rows.into_iter().next().map(|row| CreatorPerformance::new(r, row)),
@@ -96,11 +103,8 @@ impl Mutation {
 
     async fn create_creator(&self, ctx: &Context<'_>, input: CreateCreatorInput) -> Result<Creator> {
         let r = admin(ctx)?;
-        let new = creators::NewCreator {
-            name: &input.name,
-            handle: input.handle.as_deref(),
-            email: input.email.as_deref(),
-        };
+        let new =
+            creators::NewCreator { name: &input.name, handle: input.handle.as_deref(), email: input.email.as_deref() };
         Ok(Creator(creators::create(&r.db, r.brand_id(), new).await?))
     }
 
@@ -131,7 +135,12 @@ impl Mutation {
     }
 
     /// Soft removal: sets removedAt. Adding the creator again later makes a fresh membership.
-    async fn remove_creator_from_campaign(&self, ctx: &Context<'_>, campaign_id: ID, creator_id: ID) -> Result<Membership> {
+    async fn remove_creator_from_campaign(
+        &self,
+        ctx: &Context<'_>,
+        campaign_id: ID,
+        creator_id: ID,
+    ) -> Result<Membership> {
         let r = admin(ctx)?;
         let campaign = id_of(Kind::Campaign, &campaign_id, "campaign")?;
         let creator = id_of(Kind::Creator, &creator_id, "creator")?;
@@ -153,10 +162,10 @@ impl Mutation {
         };
         let event = OrderEvent::parse(&raw, r.currency, "graphql")?;
         let recorded = orders::record(&r.db, r.brand_id(), &event).await?;
-        if recorded.announced {
-            if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
-                events.kick();
-            }
+        if recorded.announced
+            && let Some(events) = ctx.data_opt::<crate::events::Bus>()
+        {
+            events.kick();
         }
         Ok(recorded.order.map(Order))
     }

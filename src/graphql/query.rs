@@ -31,7 +31,12 @@ impl Query {
     }
 
     #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
-    async fn campaigns(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<CampaignConnection> {
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CampaignConnection> {
         let r = rc(ctx);
         let limit = connection::page_size(first)?;
         let after = connection::parse_id_cursor(after.as_deref())?;

@@ -9,9 +9,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::scalars::DateTime;
 use super::types::*;
+use super::ws::{Closer, TOO_SLOW};
 use crate::domain::outbox::{self, ConversionApprovalChanged, OrderStatusChanged};
 use crate::domain::{approval, orders};
-use super::ws::{Closer, TOO_SLOW};
 use crate::events::Bus;
 use crate::ids::{self, Kind};
 use entity::event;
@@ -55,10 +55,7 @@ fn events(
     campaign_id: Option<ID>,
 ) -> Result<impl Stream<Item = Result<Arc<event::Model>>> + use<>> {
     let brand = rc(ctx).brand_id().0;
-    let campaign = match campaign_id {
-        Some(id) => Some(ids::decode(Kind::Campaign, &id).unwrap_or(0)),
-        None => None,
-    };
+    let campaign = campaign_id.map(|id| ids::decode(Kind::Campaign, &id).unwrap_or(0));
     let bus = ctx.data::<Bus>()?;
     let closer = ctx.data_opt::<Closer>().cloned();
     let stream = BroadcastStream::new(bus.subscribe());

@@ -108,16 +108,8 @@ pub struct TimeRange {
 }
 
 pub fn range(input: Option<&TimeRange>) -> AppResult<DomainRange> {
-    let r = DomainRange {
-        from: input.and_then(|r| r.from).map(|t| t.0),
-        to: input.and_then(|r| r.to).map(|t| t.0),
-    };
-    if let (Some(from), Some(to)) = (r.from, r.to) {
-        if from > to {
-            return Err(bad_input("range", "range.from must not be after range.to"));
-        }
-    }
-    Ok(r)
+    let (from, to) = (input.and_then(|r| r.from).map(|t| t.0), input.and_then(|r| r.to).map(|t| t.0));
+    DomainRange::new(from, to).map_err(|m| bad_input("range", m))
 }
 
 #[derive(InputObject, Clone, Debug, Default)]

@@ -6,7 +6,7 @@ pub mod signed;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use serde_json::value::RawValue;
@@ -35,14 +35,7 @@ async fn verified(
     body: Result<Bytes, BytesRejection>,
     signature_of: impl FnOnce(&HeaderMap) -> Option<Vec<u8>>,
 ) -> AppResult<(brand::Model, Bytes)> {
-    let limit = state.limits.body_bytes;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
-        } else {
-            AppError::BadUserInput { message: rejection.body_text(), field: None }
-        }
-    })?;
+    let body = crate::app::read_body(body, state.limits.body_bytes)?;
     let id = ids::decode(Kind::Brand, brand_id).ok_or_else(|| not_found("brand"))?;
     let brand = brands::get(&state.db, BrandId(id)).await?;
     let signature = signature_of(headers).ok_or_else(signature_failure)?;

@@ -70,11 +70,10 @@ fn parse(order: &ShopifyOrder, status: OrderStatus, currency: Currency, topic: &
     if sent != currency {
         return Err(bad_input("currency", format!("currency {sent} differs from the brand's currency {currency}")));
     }
-    let amount_raw = order
-        .current_subtotal_price
-        .as_deref()
-        .or(order.subtotal_price.as_deref())
-        .ok_or_else(|| bad_input("current_subtotal_price", "current_subtotal_price or subtotal_price is required"))?;
+    let amount_raw =
+        order.current_subtotal_price.as_deref().or(order.subtotal_price.as_deref()).ok_or_else(|| {
+            bad_input("current_subtotal_price", "current_subtotal_price or subtotal_price is required")
+        })?;
     let amount_text = super::decimal_text(amount_raw)
         .ok_or_else(|| bad_input("current_subtotal_price", "the subtotal must be a decimal number or string"))?;
     let amount = currency.parse_amount(amount_text.trim()).map_err(|m| bad_input("current_subtotal_price", m))?;
@@ -113,13 +112,17 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| malformed("the X-Shopify-Topic header is missing"))?;
     if !TOPICS.contains(&topic) {
-        return Ok(Json(serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("topic {topic} is not an order topic Tally reads") })));
+        return Ok(Json(
+            serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("topic {topic} is not an order topic Tally reads") }),
+        ));
     }
     let order: ShopifyOrder =
         serde_json::from_slice(&body).map_err(|e| malformed(format!("malformed Shopify order: {e}")))?;
     let Some(status) = status_of(&order) else {
         let financial = order.financial_status.as_deref().unwrap_or("none");
-        return Ok(Json(serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("financial_status {financial} is not a sale yet") })));
+        return Ok(Json(
+            serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("financial_status {financial} is not a sale yet") }),
+        ));
     };
     let event = parse(&order, status, brands::currency(&brand)?, topic)?;
     Ok(Json(super::record(&state, &brand, &event).await?))

@@ -190,7 +190,14 @@ impl TestApp {
         d["createCampaign"]["id"].as_str().unwrap().to_string()
     }
 
-    pub async fn add_member(&self, brand: &TestBrand, campaign: &str, creator: &str, coupon: Option<&str>, affiliate: Option<&str>) -> Value {
+    pub async fn add_member(
+        &self,
+        brand: &TestBrand,
+        campaign: &str,
+        creator: &str,
+        coupon: Option<&str>,
+        affiliate: Option<&str>,
+    ) -> Value {
         let d = self
             .data(
                 &brand.key,
