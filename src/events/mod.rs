@@ -15,6 +15,10 @@ use entity::event;
 /// How long a skipped sequence number is waited for (a transaction still committing).
 const GAP_PATIENCE: Duration = Duration::from_secs(30);
 const POLL_BATCH: u64 = 500;
+/// Outbox rows are only needed until every replica has read them; they are kept a week
+/// for auditing, then pruned (by whichever replica gets there first).
+const RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 pub struct Bus {
@@ -57,7 +61,15 @@ impl Bus {
 
     async fn run(self, db: DatabaseConnection, mut last: i64, poll_every: Duration) {
         let mut gaps: BTreeMap<i64, Instant> = BTreeMap::new();
+        let mut pruned = Instant::now();
         loop {
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                let cutoff = crate::domain::time::now() - RETAIN.as_millis() as i64;
+                if let Err(err) = event::Entity::delete_many().filter(event::Column::CreatedAt.lt(cutoff)).exec(&db).await {
+                    tracing::warn!(error = %err, "pruning the outbox failed");
+                }
+            }
             let _ = tokio::time::timeout(poll_every, self.inner.kick.notified()).await;
             // Stop when the server (and every subscriber) is gone.
             if Arc::strong_count(&self.inner) == 1 {
