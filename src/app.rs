@@ -209,8 +209,11 @@ impl Caller {
             let _ = tx.send(task);
         })
         .delay(LOADER_DELAY);
+        let (query, operation) = (request.query.clone(), request.operation_name.clone());
         let request = request.data(loader).data(self.ctx(state)).data(state.bus.clone());
-        drive(state.schema.execute(request), rx).await
+        let mut response = drive(state.schema.execute(request), rx).await;
+        crate::graphql::order::reorder(&query, operation.as_deref(), &mut response.data);
+        response
     }
 }
 

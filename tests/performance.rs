@@ -254,7 +254,33 @@ async fn a_page_of_orders_costs_the_same_statements_at_5_and_100_rows(backend: B
     assert!(app.statements() - before <= 8);
 }
 
+async fn answers_keep_the_field_order_of_the_query(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let query = "{ dashboard { byCampaign { orders campaign { name id } sales } totalSales } brand { name currency } }";
+    let body = app
+        .http
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(&w.brand.key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spring_id = &w.spring;
+    assert!(
+        body.starts_with(&format!(
+            r#"{{"data":{{"dashboard":{{"byCampaign":[{{"orders":7,"campaign":{{"name":"Spring","id":"{spring_id}"}},"sales":"250.00"}}"#
+        )),
+        "{body}"
+    );
+    assert!(body.contains(r#"],"totalSales":"450.00"},"brand":{"name":"Acme","currency":"USD"}}}"#), "{body}");
+}
+
 on_both_backends!(
+    answers_keep_the_field_order_of_the_query,
     the_performance_table_shows_current_members_with_hand_checked_numbers,
     the_dashboard_counts_everyone_and_differs_from_the_performance_tab,
     time_ranges_are_half_open_on_ordered_at,

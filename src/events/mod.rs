@@ -66,7 +66,9 @@ impl Bus {
             if pruned.elapsed() >= PRUNE_EVERY {
                 pruned = Instant::now();
                 let cutoff = crate::domain::time::now() - RETAIN.as_millis() as i64;
-                if let Err(err) = event::Entity::delete_many().filter(event::Column::CreatedAt.lt(cutoff)).exec(&db).await {
+                if let Err(err) =
+                    event::Entity::delete_many().filter(event::Column::CreatedAt.lt(cutoff)).exec(&db).await
+                {
                     tracing::warn!(error = %err, "pruning the outbox failed");
                 }
             }

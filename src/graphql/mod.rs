@@ -2,6 +2,7 @@
 pub mod connection;
 pub mod loaders;
 pub mod mutation;
+pub mod order;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
