@@ -15,6 +15,8 @@ use entity::event;
 /// How long a skipped sequence number is waited for (a transaction still committing).
 const GAP_PATIENCE: Duration = Duration::from_secs(30);
 const POLL_BATCH: u64 = 500;
+/// The widest hole in the sequence that is tracked as transactions still committing.
+const MAX_GAP: i64 = 10_000;
 /// Outbox rows are only needed until every replica has read them; they are kept a week
 /// for auditing, then pruned (by whichever replica gets there first).
 const RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -115,8 +117,12 @@ impl Bus {
                 .await?;
             let full = batch.len() as u64 == POLL_BATCH;
             for e in batch {
-                for missing in (*last + 1)..e.id {
-                    gaps.insert(missing, now);
+                // Rolled-back transactions leave holes too; only a plausible number of
+                // them is waited for (a sequence reset would otherwise flood memory).
+                if e.id - *last <= MAX_GAP {
+                    for missing in (*last + 1)..e.id {
+                        gaps.insert(missing, now);
+                    }
                 }
                 *last = e.id;
                 let _ = self.inner.tx.send(Arc::new(e));
