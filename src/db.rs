@@ -81,13 +81,18 @@ impl Sql {
         self
     }
 
+    /// Binds every value and returns their placeholders joined by commas ("" for none).
+    pub fn bind_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> String {
+        values.into_iter().map(|v| self.bind(v)).collect::<Vec<_>>().join(", ")
+    }
+
     /// Appends ` AND <column> IN (<placeholders>)`; an empty list matches nothing.
     pub fn and_in<V: Into<Value>>(&mut self, column: &str, values: impl IntoIterator<Item = V>) -> &mut Sql {
-        let list: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
+        let list = self.bind_list(values);
         if list.is_empty() {
             self.text.push_str(" AND 1 = 0");
         } else {
-            self.text.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+            self.text.push_str(&format!(" AND {column} IN ({list})"));
         }
         self
     }

@@ -107,10 +107,6 @@ pub async fn remove(
     Ok(active.update(db).await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<membership::Model>> {
-    Ok(membership::Entity::find_by_id(id).filter(membership::Column::BrandId.eq(brand.0)).one(db).await?)
-}
-
 /// Current members of a campaign whose creator is not deleted, in joining order.
 pub async fn current_members(db: &impl ConnectionTrait, campaign_id: i64) -> AppResult<Vec<membership::Model>> {
     let rows = membership::Entity::find()

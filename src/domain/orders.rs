@@ -12,7 +12,7 @@ use super::time::{self, Millis, TimeRange};
 use super::{BrandId, text};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult, bad_input};
-use entity::{conversion, membership, order, order_event};
+use entity::{conversion, membership, order};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
@@ -151,32 +151,28 @@ async fn find_for_update(
     brand: BrandId,
     external_id: &str,
 ) -> AppResult<Option<order::Model>> {
+    let mut sql = Sql::new("SELECT * FROM orders WHERE 1 = 1");
+    sql.and("brand_id =", brand.0).and("external_id =", external_id);
+    select_for_update(db, sql).await
+}
+
+/// An order by id, locked for the rest of the transaction.
+pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> AppResult<order::Model> {
+    let mut sql = Sql::new("SELECT * FROM orders WHERE 1 = 1");
+    sql.and("id =", order_id);
+    select_for_update(db, sql)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversion without order {order_id}")))
+}
+
+/// Runs an orders SELECT with `FOR UPDATE` on PostgreSQL; SQLite has one writer at a
+/// time anyway (and no such clause).
+async fn select_for_update(db: &impl ConnectionTrait, mut sql: Sql) -> AppResult<Option<order::Model>> {
     let backend = db.get_database_backend();
-    let mut sql = Sql::new("SELECT * FROM orders WHERE brand_id = ");
-    let p = sql.bind(brand.0);
-    sql.push(&p).push(" AND external_id = ");
-    let p = sql.bind(external_id);
-    sql.push(&p);
     if backend == DbBackend::Postgres {
         sql.push(" FOR UPDATE");
     }
     Ok(order::Model::find_by_statement(sql.build(backend)).one(db).await?)
-}
-
-/// An order by id, locked for the rest of the transaction on PostgreSQL (SQLite has one
-/// writer at a time anyway).
-pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> AppResult<order::Model> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new("SELECT * FROM orders WHERE id = ");
-    let p = sql.bind(order_id);
-    sql.push(&p);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
-    order::Model::find_by_statement(sql.build(backend))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversion without order {order_id}")))
 }
 
 /// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
@@ -236,7 +232,7 @@ async fn insert_order(
         "INSERT INTO orders (brand_id, campaign_id, creator_id, membership_id, external_id, amount, \
          currency, status, coupon_code, ordered_at, status_changed_at, last_event_at, created_at) VALUES (",
     );
-    let values: Vec<sea_orm::Value> = vec![
+    let values = sql.bind_list::<sea_orm::Value>([
         membership.brand_id.into(),
         membership.campaign_id.into(),
         membership.creator_id.into(),
@@ -250,9 +246,8 @@ async fn insert_order(
         event.occurred_at.into(),
         event.occurred_at.into(),
         now.into(),
-    ];
-    let placeholders: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
-    sql.push(&placeholders.join(", "));
+    ]);
+    sql.push(&values);
     sql.push(") ON CONFLICT (brand_id, external_id) DO NOTHING RETURNING *");
     let Some(order) = order::Model::find_by_statement(sql.build(backend)).one(db).await? else {
         return Ok(None);
@@ -299,16 +294,15 @@ async fn insert_history(
     let backend = db.get_database_backend();
     let mut sql =
         Sql::new("INSERT INTO order_events (brand_id, order_id, status, occurred_at, source, received_at) VALUES (");
-    let values: Vec<sea_orm::Value> = vec![
+    let values = sql.bind_list::<sea_orm::Value>([
         order.brand_id.into(),
         order.id.into(),
         status.as_str().into(),
         occurred_at.into(),
         source.into(),
         time::now().into(),
-    ];
-    let placeholders: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
-    sql.push(&placeholders.join(", "));
+    ]);
+    sql.push(&values);
     sql.push(") ON CONFLICT (order_id, occurred_at, status) DO NOTHING");
     let result = db.execute_raw(sql.build(backend)).await?;
     Ok(result.rows_affected() == 1)
@@ -375,15 +369,6 @@ pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResu
     Ok(order::Entity::find_by_id(id).filter(order::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
-pub async fn history(db: &impl ConnectionTrait, order_id: i64) -> AppResult<Vec<order_event::Model>> {
-    Ok(order_event::Entity::find()
-        .filter(order_event::Column::OrderId.eq(order_id))
-        .order_by_asc(order_event::Column::OccurredAt)
-        .order_by_asc(order_event::Column::Id)
-        .all(db)
-        .await?)
-}
-
 /// Which orders a table shows.
 #[derive(Clone, Copy, Debug)]
 pub enum Scope {
@@ -447,17 +432,20 @@ pub(crate) fn push_range(sql: &mut Sql, range: TimeRange) {
     }
 }
 
-/// Keyset condition in newest-first order, as a row-value comparison both backends can
-/// answer with a range scan of the (…, ordered_at, id) indexes.
-fn after_cursor(sql: &mut Sql, after: Option<OrderCursor>) {
+/// Keyset paging in newest-first order: the cursor as a row-value comparison both
+/// backends answer with a range scan of the (…, ordered_at, id) indexes, then the order
+/// and the limit.
+fn keyset_page(sql: &mut Sql, after: Option<OrderCursor>, limit: u64) {
     if let Some(c) = after {
         let t = sql.bind(c.ordered_at);
         let i = sql.bind(c.id);
         sql.push(&format!(" AND (o.ordered_at, o.id) < ({t}, {i})"));
     }
+    let l = sql.bind(limit as i64);
+    sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
 }
 
-/// One page of orders, newest first, and optionally the total count.
+/// One page of orders, newest first.
 pub async fn page(
     db: &impl ConnectionTrait,
     brand: BrandId,
@@ -469,9 +457,7 @@ pub async fn page(
     let backend = db.get_database_backend();
     let mut sql = Sql::new("SELECT o.* FROM orders o");
     where_clause(&mut sql, brand, scope, filter);
-    after_cursor(&mut sql, after);
-    let l = sql.bind(limit as i64);
-    sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
+    keyset_page(&mut sql, after, limit);
     Ok(order::Model::find_by_statement(sql.build(backend)).all(db).await?)
 }
 
@@ -513,9 +499,7 @@ pub async fn export_page(
          JOIN conversions cv ON cv.order_id = o.id",
     );
     where_clause(&mut sql, brand, scope, filter);
-    after_cursor(&mut sql, after);
-    let l = sql.bind(limit as i64);
-    sql.push(" ORDER BY o.ordered_at DESC, o.id DESC LIMIT ").push(&l);
+    keyset_page(&mut sql, after, limit);
     Ok(ExportRow::find_by_statement(sql.build(backend)).all(db).await?)
 }
 

@@ -73,7 +73,7 @@ pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contributio
     let mut sql = Sql::new(
         "INSERT INTO order_rollups (brand_id, campaign_id, creator_id, day, orders, sales, approved, rejected, earned) VALUES (",
     );
-    let values: Vec<sea_orm::Value> = vec![
+    let values = sql.bind_list::<sea_orm::Value>([
         bucket.brand_id.into(),
         bucket.campaign_id.into(),
         bucket.creator_id.into(),
@@ -83,9 +83,8 @@ pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contributio
         delta.approved.into(),
         delta.rejected.into(),
         delta.earned.into(),
-    ];
-    let placeholders: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
-    sql.push(&placeholders.join(", "));
+    ]);
+    sql.push(&values);
     sql.push(
         ") ON CONFLICT (campaign_id, creator_id, day) DO UPDATE SET \
          orders = order_rollups.orders + excluded.orders, sales = order_rollups.sales + excluded.sales, \
@@ -136,7 +135,7 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
             "SELECT r.{group} AS k, r.orders AS orders, r.sales AS sales, r.approved AS approved, \
              r.rejected AS rejected, r.earned AS earned FROM order_rollups r WHERE r.brand_id = {} AND r.{filter} IN ({})",
             sql.bind(brand.0),
-            bind_all(sql, values)
+            in_list(sql, values)
         );
         if let Some(f) = first {
             part.push_str(&format!(" AND r.day >= {}", sql.bind(f)));
@@ -154,7 +153,7 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
              CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' THEN cv.commission ELSE 0 END AS earned \
              FROM orders o JOIN conversions cv ON cv.order_id = o.id WHERE o.brand_id = {} AND o.{filter} IN ({})",
             sql.bind(brand.0),
-            bind_all(sql, values)
+            in_list(sql, values)
         );
         if let Some(f) = from {
             part.push_str(&format!(" AND o.ordered_at >= {}", sql.bind(f)));
@@ -172,11 +171,9 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
     sql.push("(").push(&selects.join(" UNION ALL ")).push(")");
 }
 
-fn bind_all(sql: &mut Sql, values: &[i64]) -> String {
-    if values.is_empty() {
-        return "NULL".to_string();
-    }
-    values.iter().map(|v| sql.bind(*v)).collect::<Vec<_>>().join(", ")
+/// The inside of `IN (…)`; `NULL` (matching nothing) for no values.
+fn in_list(sql: &mut Sql, values: &[i64]) -> String {
+    if values.is_empty() { "NULL".to_string() } else { sql.bind_list(values.iter().copied()) }
 }
 
 #[cfg(test)]

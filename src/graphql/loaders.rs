@@ -92,6 +92,16 @@ impl Loader<ConversionOfOrder> for Loaders {
     }
 }
 
+/// Rows grouped under their key, in the order read; every asked key present (empty
+/// when it has no rows).
+fn grouped<K: Copy + Eq + std::hash::Hash, R>(keys: &[K], rows: Vec<R>, key: impl Fn(&R) -> K) -> HashMap<K, Vec<R>> {
+    let mut out: HashMap<K, Vec<R>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for row in rows {
+        out.entry(key(&row)).or_default().push(row);
+    }
+    out
+}
+
 impl Loader<HistoryOfOrder> for Loaders {
     type Value = Vec<order_event::Model>;
     type Error = Failure;
@@ -106,11 +116,7 @@ impl Loader<HistoryOfOrder> for Loaders {
             .all(&self.db)
             .await
             .map_err(failure)?;
-        let mut out: HashMap<HistoryOfOrder, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(HistoryOfOrder(row.order_id)).or_default().push(row);
-        }
-        Ok(out)
+        Ok(grouped(keys, rows, |r| HistoryOfOrder(r.order_id)))
     }
 }
 
@@ -130,11 +136,7 @@ impl Loader<ReviewsOfConversion> for Loaders {
             .all(&self.db)
             .await
             .map_err(failure)?;
-        let mut out: HashMap<ReviewsOfConversion, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(ReviewsOfConversion(row.conversion_id)).or_default().push(row);
-        }
-        Ok(out)
+        Ok(grouped(keys, rows, |r| ReviewsOfConversion(r.conversion_id)))
     }
 }
 

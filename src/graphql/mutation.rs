@@ -64,6 +64,14 @@ fn admin<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
     Ok(r)
 }
 
+/// Tells this process's event bus that a change was committed, so it reads the outbox
+/// now instead of at its next poll.
+fn announce(ctx: &Context<'_>) {
+    if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
+        events.kick();
+    }
+}
+
 fn id_of(kind: Kind, id: &ID, what: &str) -> AppResult<i64> {
     ids::decode(kind, id).ok_or_else(|| not_found(what))
 }
@@ -72,9 +80,7 @@ async fn review(ctx: &Context<'_>, id: &ID, to: Approval, reason: Option<&str>) 
     let r = admin(ctx)?;
     let conversion_id = id_of(Kind::Conversion, id, "conversion")?;
     let updated = approval::review(&r.db, &r.principal, conversion_id, to, reason).await?;
-    if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
-        events.kick();
-    }
+    announce(ctx);
     let rows = performance::campaign_rows(
         &r.db,
         r.brand_id(),
@@ -162,10 +168,8 @@ impl Mutation {
         };
         let event = OrderEvent::parse(&raw, r.currency, "graphql")?;
         let recorded = orders::record(&r.db, r.brand_id(), &event).await?;
-        if recorded.announced
-            && let Some(events) = ctx.data_opt::<crate::events::Bus>()
-        {
-            events.kick();
+        if recorded.announced {
+            announce(ctx);
         }
         Ok(recorded.order.map(Order))
     }

@@ -17,7 +17,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
-use crate::app::{AppState, Caller, principal};
+use crate::app::{AppState, Caller, bearer_token, principal};
 use crate::domain::auth;
 use crate::error::AppError;
 
@@ -65,11 +65,7 @@ fn close(code: u16, reason: &str) -> Message {
 /// The key in `connection_init`'s payload: `{"authorization": "Bearer <key>"}`.
 fn key_of(payload: &serde_json::Value) -> Option<String> {
     let value = ["authorization", "Authorization"].iter().find_map(|k| payload.get(*k)?.as_str())?.trim();
-    let key = match value.split_once(' ') {
-        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
-        _ => value,
-    };
-    Some(key.to_string())
+    Some(bearer_token(value).unwrap_or(value).to_string())
 }
 
 async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
