@@ -29,9 +29,12 @@ use crate::domain::auth::{self, Principal};
 use crate::domain::brands;
 use crate::error::{AppError, AppResult, unauthenticated};
 use crate::events::Bus;
+use crate::graphql::cost::CostModel;
+use crate::graphql::exec::{self, Prepared};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::RequestCtx;
 use crate::graphql::{Limits, TallySchema, build_schema};
+use crate::http::throttle::Throttle;
 
 /// How long a loader gathers keys before one batched statement. Over HTTP the batches run
 /// in the request's own task (see `drive`), so they start only once every sibling field
@@ -42,6 +45,9 @@ pub const LOADER_DELAY: Duration = Duration::from_millis(1);
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: TallySchema,
+    /// What each field of the schema costs, for `graphql::exec::prepare`.
+    pub cost: Arc<CostModel>,
+    pub throttle: Arc<Throttle>,
     pub bus: Bus,
     pub limits: Limits,
     pub statements: StatementCounter,
@@ -55,8 +61,24 @@ impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect(database_url).await?;
         let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
+        let schema = build_schema();
+        let cost = Arc::new(exec::model(&schema).await?);
+        let throttle = Arc::new(Throttle::new(&limits));
+        let idle = Arc::downgrade(&throttle);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match idle.upgrade() {
+                    Some(throttle) => throttle.forget_idle(),
+                    None => break,
+                }
+            }
+        });
         Ok(AppState {
-            schema: build_schema(&limits),
+            schema,
+            cost,
+            throttle,
             db,
             bus,
             limits,
@@ -206,30 +228,58 @@ impl Caller {
         data
     }
 
-    /// Runs one operation with fresh loaders whose batches run inside this task.
-    pub async fn execute(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
+    pub fn key_id(&self) -> i64 {
+        self.principal.key_id
+    }
+
+    /// Runs the prepared operations of one request in turn, each with fresh loaders whose
+    /// batches run inside this task. Together they are one piece of work: expensive work
+    /// waits for a turn among the key's expensive operations.
+    pub async fn run(&self, state: &AppState, operations: Vec<Prepared>) -> AppResult<Vec<async_graphql::Response>> {
+        let cost = operations.iter().fold(0u64, |sum, p| sum.saturating_add(p.measured.cost));
+        let _turn = state.throttle.turn(self.key_id(), cost).await?;
+        let mut answers = Vec::with_capacity(operations.len());
+        for prepared in operations {
+            answers.push(self.execute(state, prepared).await);
+        }
+        Ok(answers)
+    }
+
+    async fn execute(&self, state: &AppState, prepared: Prepared) -> async_graphql::Response {
+        let Prepared { request, document, .. } = prepared;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
         let loader = DataLoader::new(self.loaders(state), move |task| {
             let _ = tx.send(task);
         })
         .delay(LOADER_DELAY);
-        let (query, operation) = (request.query.clone(), request.operation_name.clone());
+        let operation = request.operation_name.clone();
         let request = request.data(loader).data(self.ctx(state)).data(state.bus.clone());
         let mut response = drive(state.schema.execute(request), rx).await;
-        crate::graphql::order::reorder(&query, operation.as_deref(), &mut response.data);
-        response
+        crate::graphql::order::reorder(&document, operation.as_deref(), &mut response.data);
+        coded(response)
     }
 }
 
+/// An error as a GraphQL answer: `data` null, the error with its code.
+pub fn error_response(err: AppError) -> async_graphql::Response {
+    let error = async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default());
+    async_graphql::Response::from_errors(vec![error])
+}
+
 fn error_body(err: &AppError) -> serde_json::Value {
-    serde_json::json!({
-        "data": null,
-        "errors": [{ "message": err.public_message(), "extensions": { "code": err.code() } }]
-    })
+    let mut extensions = serde_json::json!({ "code": err.code() });
+    if let Some(seconds) = err.retry_after() {
+        extensions["retryAfter"] = seconds.into();
+    }
+    serde_json::json!({ "data": null, "errors": [{ "message": err.public_message(), "extensions": extensions }] })
 }
 
 fn graphql_error(err: AppError) -> Response {
-    (err.http_status(), Json(error_body(&err))).into_response()
+    let mut response = (err.http_status(), Json(error_body(&err))).into_response();
+    if let Some(seconds) = err.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 /// The request body, or LIMIT_EXCEEDED past the body cap.
@@ -256,8 +306,9 @@ async fn graphql_http(
         Ok(p) => p,
         Err(err) => return graphql_error(err),
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(b) => b,
+    let (requests, single) = match serde_json::from_slice(&body) {
+        Ok(BatchRequest::Single(r)) => (vec![r], true),
+        Ok(BatchRequest::Batch(list)) => (list, false),
         Err(err) => {
             return graphql_error(AppError::BadUserInput {
                 message: format!("the body is not a GraphQL request: {err}"),
@@ -265,52 +316,71 @@ async fn graphql_http(
             });
         }
     };
-    let size = match &batch {
-        BatchRequest::Single(_) => 1,
-        BatchRequest::Batch(list) => list.len(),
-    };
-    if size > state.limits.batch {
+    if requests.len() > state.limits.batch {
         let limit = state.limits.batch;
-        return graphql_error(AppError::LimitExceeded(format!("a batch may hold at most {limit} requests")));
+        return graphql_error(AppError::LimitExceeded(format!(
+            "a batch may hold at most {limit} requests (--max-batch or TALLY_MAX_BATCH)"
+        )));
     }
     let caller = match Caller::load(&state, principal).await {
         Ok(c) => c,
         Err(err) => return graphql_error(err),
     };
-    let response = match batch {
-        BatchRequest::Single(r) => BatchResponse::Single(coded(caller.execute(&state, r).await)),
-        BatchRequest::Batch(list) => {
-            let mut answers = Vec::with_capacity(list.len());
-            for r in list {
-                answers.push(coded(caller.execute(&state, r).await));
-            }
-            BatchResponse::Batch(answers)
-        }
+    let rate = match state.throttle.admit(caller.key_id(), requests.len()) {
+        Ok(rate) => rate,
+        Err(err) => return graphql_error(err),
     };
-    Json(response).into_response()
+    // Every operation is parsed and measured first; one that fails a check answers its
+    // error in its place, and the others still run.
+    let mut answers: Vec<Option<async_graphql::Response>> = Vec::with_capacity(requests.len());
+    let mut runnable = Vec::new();
+    for request in requests {
+        match exec::prepare(&state.cost, &state.limits, request) {
+            Ok(prepared) => {
+                answers.push(None);
+                runnable.push(prepared);
+            }
+            Err(err) => answers.push(Some(error_response(err))),
+        }
+    }
+    let total = runnable.iter().fold(0u64, |sum, p| sum.saturating_add(p.measured.cost));
+    if total > state.limits.complexity as u64 {
+        return graphql_error(AppError::LimitExceeded(format!(
+            "the batch costs {total} in all, more than the limit of {} (--max-complexity or TALLY_MAX_COMPLEXITY)",
+            state.limits.complexity
+        )));
+    }
+    let mut results = match caller.run(&state, runnable).await {
+        Ok(results) => results.into_iter(),
+        Err(err) => return graphql_error(err),
+    };
+    let answers: Vec<async_graphql::Response> =
+        answers.into_iter().map(|a| a.or_else(|| results.next()).unwrap_or_default()).collect();
+    let body = if single {
+        BatchResponse::Single(answers.into_iter().next().unwrap_or_default())
+    } else {
+        BatchResponse::Batch(answers)
+    };
+    let mut response = Json(body).into_response();
+    if let Some(rate) = rate {
+        for (name, value) in rate.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
 }
 
-/// Gives every error an `extensions.code`: ours carry one already; the engine's own are
-/// limit errors (LIMIT_EXCEEDED) or malformed documents and arguments (BAD_USER_INPUT).
+/// Gives every error of the engine's own (a malformed document, an unknown field, a bad
+/// argument) the code BAD_USER_INPUT; Tally's errors carry their code already, and every
+/// limit is checked before the engine runs.
 fn coded(mut response: async_graphql::Response) -> async_graphql::Response {
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
-        if has_code {
-            continue;
+        if !has_code {
+            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
         }
-        let m = error.message.to_ascii_lowercase();
-        let code = if m.contains("too complex")
-            || m.contains("too deep")
-            || m.contains("nested too")
-            || m.contains("too many")
-        {
-            "LIMIT_EXCEEDED"
-        } else {
-            "BAD_USER_INPUT"
-        };
-        let mut ext = error.extensions.take().unwrap_or_default();
-        ext.set("code", code);
-        error.extensions = Some(ext);
     }
     response
 }

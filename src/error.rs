@@ -12,9 +12,18 @@ pub enum AppError {
     Unauthenticated(String),
     Forbidden(String),
     NotFound(String),
-    BadUserInput { message: String, field: Option<String> },
+    BadUserInput {
+        message: String,
+        field: Option<String>,
+    },
     InvalidTransition(String),
     LimitExceeded(String),
+    /// A limit that lifts with time (a rate limit, a key's budget of expensive operations):
+    /// LIMIT_EXCEEDED with HTTP 429 and the seconds to wait.
+    Throttled {
+        message: String,
+        retry_after: u64,
+    },
     Internal(anyhow::Error),
 }
 
@@ -34,8 +43,16 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
-            AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::LimitExceeded(_) | AppError::Throttled { .. } => "LIMIT_EXCEEDED",
             AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Seconds a throttled client should wait before trying again.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -48,6 +65,7 @@ impl AppError {
             AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
             AppError::InvalidTransition(_) => StatusCode::CONFLICT,
             AppError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(cause) if database_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +83,7 @@ impl AppError {
             | AppError::NotFound(m)
             | AppError::InvalidTransition(m)
             | AppError::LimitExceeded(m)
+            | AppError::Throttled { message: m, .. }
             | AppError::BadUserInput { message: m, .. } => m.clone(),
         }
     }
@@ -116,10 +135,14 @@ impl From<AppError> for async_graphql::Error {
             AppError::BadUserInput { field, .. } => field.clone(),
             _ => None,
         };
+        let retry_after = err.retry_after();
         async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(field) = &field {
                 ext.set("field", field.as_str());
+            }
+            if let Some(seconds) = retry_after {
+                ext.set("retryAfter", seconds);
             }
         })
     }
@@ -128,7 +151,12 @@ impl From<AppError> for async_graphql::Error {
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = self.http_status();
+        let retry_after = self.retry_after();
         let body = serde_json::json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -7,5 +7,6 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod graphql;
+pub mod http;
 pub mod ids;
 pub mod ingest;

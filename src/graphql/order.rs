@@ -4,23 +4,14 @@
 //! `{"sales", "campaign"}`; this walks the query and reorders the response to match.
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, Value};
 
-/// Reorders `data` to follow the operation `operation_name` of `query`. Anything it
+/// Reorders `data` to follow the operation `operation_name` of `document`. Anything it
 /// cannot match is left where it is.
-pub fn reorder(query: &str, operation_name: Option<&str>, data: &mut Value) {
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return };
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        _ => None,
-    };
-    if let Some(op) = operation {
-        apply(&document, &[&op.node.selection_set.node], data, 0);
+pub fn reorder(document: &ExecutableDocument, operation_name: Option<&str>, data: &mut Value) {
+    if let Some(op) = super::cost::chosen(document, operation_name) {
+        apply(document, &[&op.selection_set.node], data, 0);
     }
 }
 
@@ -97,7 +88,8 @@ mod tests {
             "list": [{ "x": 1, "z": 3, "y": 2 }, { "z": 6, "x": 4, "y": 5 }],
             "b": { "id": "1", "name": "n" },
         });
-        reorder(query, Some("Q"), &mut data);
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        reorder(&document, Some("Q"), &mut data);
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"b":{"name":"n","id":"1"},"list":[{"y":2,"x":1,"z":3},{"y":5,"x":4,"z":6}]}"#

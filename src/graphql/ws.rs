@@ -20,6 +20,8 @@ use tokio::sync::watch;
 use crate::app::{AppState, Caller, bearer_token, principal};
 use crate::domain::auth;
 use crate::error::AppError;
+use crate::graphql::exec;
+use async_graphql::parser::types::OperationType;
 
 /// How often the server sends a keep-alive (`ping` or legacy `ka`).
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -109,6 +111,8 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
     // stops when a close is requested or the forwarder gave up on the client.
     let mut stopped = close_rx.clone();
     let (gone_tx, mut gone_rx) = watch::channel(false);
+    let (out_tx, mut out_rx) = futures_channel::mpsc::channel::<Message>(32);
+    let gate = Gate { state: state.clone(), caller, out: out_tx.clone(), legacy };
     let incoming = futures_util::stream::once(async move { Ok::<Message, axum::Error>(Message::Text(first)) })
         .chain(stream)
         .take_until(async move {
@@ -116,8 +120,16 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
                 _ = stopped.wait_for(|c| c.is_some()) => {}
                 _ = gone_rx.wait_for(|g| *g) => {}
             }
+        })
+        .filter_map(move |message| {
+            let gate = gate.clone();
+            async move {
+                match message {
+                    Ok(message) => gate.pass(message).await.map(Ok),
+                    Err(err) => Some(Err(err)),
+                }
+            }
         });
-    let (out_tx, mut out_rx) = futures_channel::mpsc::channel::<Message>(32);
     let graphql = GraphQLWebSocket::new_with_pair(out_tx, incoming, state.schema.clone(), protocol)
         .with_data(data)
         .on_connection_init(|_| async { Ok(Data::default()) })
@@ -161,4 +173,81 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
     // Both run to the end: the forwarder flushes what the handler wrote (a close frame
     // included) after the handler stops, and the handler stops once the forwarder is gone.
     tokio::join!(graphql, forward);
+}
+
+/// Every operation a client starts passes here before the protocol handler sees it: the
+/// key's rate limit and the document's cost are checked exactly as over HTTP, and a refusal
+/// answers the protocol's `error` message with LIMIT_EXCEEDED (or BAD_USER_INPUT) in
+/// `extensions.code`. Queries and mutations run here too, through the same door as over
+/// HTTP (and the key's budget of expensive operations); only subscriptions go on to the
+/// protocol handler.
+#[derive(Clone)]
+struct Gate {
+    state: AppState,
+    caller: Caller,
+    out: futures_channel::mpsc::Sender<Message>,
+    legacy: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct Start {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    payload: Option<serde_json::Value>,
+}
+
+impl Gate {
+    async fn pass(&self, message: Message) -> Option<Message> {
+        let Message::Text(text) = &message else { return Some(message) };
+        let start: Start = match serde_json::from_str(text.as_str()) {
+            Ok(start) => start,
+            Err(_) => return Some(message),
+        };
+        if start.kind != "subscribe" && start.kind != "start" {
+            return Some(message);
+        }
+        let (Some(id), Some(payload)) = (start.id, start.payload) else { return Some(message) };
+        let request: async_graphql::Request = match serde_json::from_value(payload) {
+            Ok(request) => request,
+            Err(_) => return Some(message),
+        };
+        if let Err(err) = self.state.throttle.admit(self.caller.key_id(), 1) {
+            self.refuse(&id, err).await;
+            return None;
+        }
+        let prepared = match exec::prepare(&self.state.cost, &self.state.limits, request) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                self.refuse(&id, err).await;
+                return None;
+            }
+        };
+        if prepared.kind == Some(OperationType::Subscription) {
+            return Some(message);
+        }
+        let gate = self.clone();
+        tokio::spawn(async move {
+            match gate.caller.run(&gate.state, vec![prepared]).await {
+                Ok(answers) => {
+                    for answer in answers {
+                        let kind = if gate.legacy { "data" } else { "next" };
+                        gate.send(serde_json::json!({ "id": id, "type": kind, "payload": answer })).await;
+                    }
+                    gate.send(serde_json::json!({ "id": id, "type": "complete" })).await;
+                }
+                Err(err) => gate.refuse(&id, err).await,
+            }
+        });
+        None
+    }
+
+    async fn refuse(&self, id: &str, err: AppError) {
+        let error = async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default());
+        self.send(serde_json::json!({ "id": id, "type": "error", "payload": [error] })).await;
+    }
+
+    async fn send(&self, message: serde_json::Value) {
+        let _ = self.out.clone().send(Message::Text(message.to_string().into())).await;
+    }
 }

@@ -1,0 +1,2 @@
+//! What every HTTP and websocket adapter shares beyond the router: fair use per key.
+pub mod throttle;
