@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -34,6 +34,7 @@ use crate::graphql::exec::{self, Prepared};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::RequestCtx;
 use crate::graphql::{Limits, TallySchema, build_schema};
+use crate::http::layers::{self, Bounds};
 use crate::http::throttle::Throttle;
 
 /// How long a loader gathers keys before one batched statement. Over HTTP the batches run
@@ -59,7 +60,7 @@ pub struct AppState {
 
 impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
-        let (db, statements) = db::connect(database_url).await?;
+        let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
         let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
         let schema = build_schema();
         let cost = Arc::new(exec::model(&schema).await?);
@@ -91,6 +92,11 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.body_bytes;
+    let bounds = Bounds {
+        body_bytes: body_limit,
+        body_timeout: state.limits.body_timeout,
+        request_timeout: state.limits.request_timeout,
+    };
     // Front-end apps on other origins send the key in the Authorization header, never
     // cookies, so no credentials are allowed.
     let cors = CorsLayer::new()
@@ -107,14 +113,17 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::router())
         .merge(crate::export::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(bounds, layers::bounded_body))
+        .layer(middleware::from_fn_with_state(bounds, layers::request_timeout))
         .layer(cors)
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(layers::catch_panic))
         .with_state(state)
 }
 
-/// Serves until the listener fails or the task is dropped.
+/// Serves until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    serve_until(listener, state, std::future::pending()).await
 }
 
 /// Serves until `shutdown` resolves, then stops taking connections and lets requests
@@ -124,7 +133,8 @@ pub async fn serve_until(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let header_timeout = state.limits.header_timeout;
+    crate::http::serve::serve(listener, router(state), header_timeout, shutdown).await
 }
 
 /// What GraphiQL opens with: the dashboard and the first campaign's Performance table.

@@ -27,24 +27,11 @@ pub enum Command {
         /// Fill an empty database with a demo brand and pre-fill GraphiQL with its key.
         #[arg(long)]
         demo: bool,
-        /// Largest request body, in bytes.
-        #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = Limits::default().body_bytes)]
-        max_body_bytes: usize,
-        /// Deepest query nesting allowed.
-        #[arg(long, env = "TALLY_MAX_DEPTH", default_value_t = Limits::default().depth)]
-        max_depth: usize,
-        /// Highest query complexity allowed (list fields count `first` times).
-        #[arg(long, env = "TALLY_MAX_COMPLEXITY", default_value_t = Limits::default().complexity)]
-        max_complexity: usize,
-        /// Most operations in one batch request.
-        #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().batch)]
-        max_batch: usize,
         /// Browser origins allowed to call the API (CORS), comma-separated.
         #[arg(long, env = "TALLY_CORS_ORIGINS", value_delimiter = ',')]
         cors_origin: Vec<String>,
-        /// Events a live subscriber may fall behind before it is disconnected.
-        #[arg(long, env = "TALLY_SUBSCRIBER_BUFFER", default_value_t = Limits::default().subscriber_buffer)]
-        subscriber_buffer: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Manage brands.
     Brand {
@@ -95,6 +82,80 @@ pub enum KeyCommand {
     },
 }
 
+/// The limits that protect a server, each with its flag and environment variable.
+#[derive(clap::Args)]
+pub struct LimitArgs {
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = Limits::default().body_bytes)]
+    max_body_bytes: usize,
+    /// Deepest nesting of data fields in a query.
+    #[arg(long, env = "TALLY_MAX_DEPTH", default_value_t = Limits::default().depth)]
+    max_depth: usize,
+    /// Highest query cost: fields count 1, connections `first` times their edges, aggregates more.
+    #[arg(long, env = "TALLY_MAX_COMPLEXITY", default_value_t = Limits::default().complexity)]
+    max_complexity: usize,
+    /// Highest introspection cost (GraphiQL's introspection query costs about 110,000).
+    #[arg(long, env = "TALLY_MAX_INTROSPECTION", default_value_t = Limits::default().introspection)]
+    max_introspection: u64,
+    /// Most operations in one batch request.
+    #[arg(long, env = "TALLY_MAX_BATCH", default_value_t = Limits::default().batch)]
+    max_batch: usize,
+    /// Operations one API key may start per second (0: no limit).
+    #[arg(long, env = "TALLY_RATE_LIMIT", default_value_t = Limits::default().rate_per_second)]
+    rate_limit: u32,
+    /// Operations one API key may start in a burst.
+    #[arg(long, env = "TALLY_RATE_BURST", default_value_t = Limits::default().rate_burst)]
+    rate_burst: u32,
+    /// Cost from which an operation is expensive (a dashboard costs about 1000).
+    #[arg(long, env = "TALLY_EXPENSIVE_COST", default_value_t = Limits::default().expensive_cost)]
+    expensive_cost: u64,
+    /// Expensive operations one API key may run at once.
+    #[arg(long, env = "TALLY_MAX_EXPENSIVE_PER_KEY", default_value_t = Limits::default().expensive_per_key)]
+    max_expensive_per_key: u32,
+    /// Milliseconds an expensive operation waits for its key's turn before 429.
+    #[arg(long, env = "TALLY_EXPENSIVE_WAIT_MS", default_value_t = Limits::default().expensive_wait.as_millis() as u64)]
+    expensive_wait_ms: u64,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "TALLY_HEADER_TIMEOUT", default_value_t = Limits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "TALLY_BODY_TIMEOUT", default_value_t = Limits::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Seconds a request may take in all (an export: until its first byte).
+    #[arg(long, env = "TALLY_REQUEST_TIMEOUT", default_value_t = Limits::default().request_timeout.as_secs())]
+    request_timeout: u64,
+    /// Seconds one SQL statement may run on PostgreSQL (statement_timeout).
+    #[arg(long, env = "TALLY_STATEMENT_TIMEOUT", default_value_t = Limits::default().statement_timeout.as_secs())]
+    statement_timeout: u64,
+    /// Events a live subscriber may fall behind before it is disconnected.
+    #[arg(long, env = "TALLY_SUBSCRIBER_BUFFER", default_value_t = Limits::default().subscriber_buffer)]
+    subscriber_buffer: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let secs = std::time::Duration::from_secs;
+        Limits {
+            body_bytes: self.max_body_bytes,
+            depth: self.max_depth,
+            complexity: self.max_complexity,
+            introspection: self.max_introspection,
+            batch: self.max_batch,
+            rate_per_second: self.rate_limit,
+            rate_burst: self.rate_burst,
+            expensive_cost: self.expensive_cost,
+            expensive_per_key: self.max_expensive_per_key,
+            expensive_wait: std::time::Duration::from_millis(self.expensive_wait_ms),
+            header_timeout: secs(self.header_timeout),
+            body_timeout: secs(self.body_timeout),
+            request_timeout: secs(self.request_timeout),
+            statement_timeout: secs(self.statement_timeout),
+            subscriber_buffer: self.subscriber_buffer,
+            ..Limits::default()
+        }
+    }
+}
+
 /// Ctrl-C or SIGTERM (what orchestrators send before stopping a replica).
 async fn shutdown_signal() {
     let interrupt = async {
@@ -123,24 +184,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Serve {
-            addr,
-            demo: with_demo,
-            max_body_bytes,
-            max_depth,
-            max_complexity,
-            max_batch,
-            cors_origin,
-            subscriber_buffer,
-        } => {
-            let limits = Limits {
-                body_bytes: max_body_bytes,
-                depth: max_depth,
-                complexity: max_complexity,
-                batch: max_batch,
-                subscriber_buffer,
-                ..Limits::default()
-            };
+        Command::Serve { addr, demo: with_demo, cors_origin, limits } => {
+            let limits = limits.limits();
             let mut state = AppState::new(&cli.database_url, limits).await?;
             for origin in cors_origin.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
                 let value = origin.parse().map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))?;

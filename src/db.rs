@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use std::time::Duration;
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement, Value};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";
@@ -21,6 +23,34 @@ impl StatementCounter {
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    connect_with(url, None).await
+}
+
+/// Connects and runs migrations; on PostgreSQL every statement of the returned pool is
+/// then cut off after `statement_timeout` (migrations, which may rewrite big tables, run
+/// without it).
+pub async fn connect_with(
+    url: &str,
+    statement_timeout: Option<Duration>,
+) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let mut db = open(url, None).await?;
+    Migrator::up(&db, None).await.context("running migrations")?;
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    if let Some(timeout) = statement_timeout.filter(|_| postgres) {
+        db.close().await.ok();
+        db = open(url, Some(timeout)).await?;
+    }
+    let counter = StatementCounter::default();
+    let inner = counter.0.clone();
+    db.set_metric_callback(move |info| {
+        if !info.statement.sql.contains(r#"FROM "events""#) {
+            inner.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    Ok((db, counter))
+}
+
+async fn open(url: &str, statement_timeout: Option<Duration>) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
@@ -30,20 +60,13 @@ pub async fn connect(url: &str) -> anyhow::Result<(DatabaseConnection, Statement
     } else {
         options.max_connections(10).min_connections(1);
     }
+    if let Some(timeout) = statement_timeout {
+        let setting = format!("{}ms", timeout.as_millis().max(1));
+        options.map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", setting.as_str())]));
+    }
     // While the database is away, requests fail within seconds instead of queueing.
-    options.connect_timeout(std::time::Duration::from_secs(5)).acquire_timeout(std::time::Duration::from_secs(5));
-    let mut db = Database::connect(options)
-        .await
-        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-    let counter = StatementCounter::default();
-    let inner = counter.0.clone();
-    db.set_metric_callback(move |info| {
-        if !info.statement.sql.contains(r#"FROM "events""#) {
-            inner.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    Migrator::up(&db, None).await.context("running migrations")?;
-    Ok((db, counter))
+    options.connect_timeout(Duration::from_secs(5)).acquire_timeout(Duration::from_secs(5));
+    Database::connect(options).await.with_context(|| format!("cannot connect to the database at {}", redact(url)))
 }
 
 /// The URL without its password, for messages.
