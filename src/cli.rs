@@ -192,7 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 state.cors_origins.push(value);
             }
             if with_demo {
-                let key = demo::seed_if_empty(&state.db).await?;
+                let key = demo::demo_key(&state.db).await?;
                 state.graphiql_key = Some(key.clone());
                 println!("demo data ready; API key: {key}");
             }

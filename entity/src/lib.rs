@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod conversion;
 pub mod conversion_review;
 pub mod creator;
+pub mod demo_brand;
 pub mod event;
 pub mod membership;
 pub mod order;

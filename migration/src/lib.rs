@@ -3,12 +3,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_tables;
 mod m20261124_000002_order_rollups;
+mod m20261124_000003_demo_brand;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_tables::Migration), Box::new(m20261124_000002_order_rollups::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_tables::Migration),
+            Box::new(m20261124_000002_order_rollups::Migration),
+            Box::new(m20261124_000003_demo_brand::Migration),
+        ]
     }
 }

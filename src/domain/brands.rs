@@ -44,7 +44,11 @@ pub async fn create(
 }
 
 pub async fn get(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResult<brand::Model> {
-    brand::Entity::find_by_id(brand.0).one(db).await?.ok_or_else(|| not_found("brand"))
+    find(db, brand).await?.ok_or_else(|| not_found("brand"))
+}
+
+pub async fn find(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResult<Option<brand::Model>> {
+    Ok(brand::Entity::find_by_id(brand.0).one(db).await?)
 }
 
 pub fn currency(brand: &brand::Model) -> AppResult<Currency> {

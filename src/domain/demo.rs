@@ -3,14 +3,14 @@
 //! `approval::review`, the same doors the API uses.
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::approval::{self, Approval};
 use super::auth::{self, Principal, Role};
 use super::memberships::NewMembership;
 use super::orders::{self, OrderEvent, OrderStatus};
 use super::{BrandId, brands, campaigns, creators, memberships, time};
-use entity::{brand, conversion};
+use entity::{conversion, demo_brand};
 
 pub const DEMO_BRAND: &str = "Glow Cosmetics";
 
@@ -44,20 +44,33 @@ fn failed(e: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!(e.public_message())
 }
 
-/// Seeds the demo brand into an empty database and returns an ADMIN key for it. On a
-/// database that already has brands it only issues a fresh key for the demo brand (or
-/// the first brand).
-pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<String> {
-    if brand::Entity::find().count(db).await? > 0 {
-        let brands = brand::Entity::find().order_by_asc(brand::Column::Id).all(db).await?;
-        let chosen = brands.iter().find(|b| b.name == DEMO_BRAND).or(brands.first());
-        let chosen = chosen.ok_or_else(|| anyhow::anyhow!("no brand"))?;
-        return auth::create_key(db, BrandId(chosen.id), "demo", Role::Admin).await.map_err(failed);
+/// The demo brand's ADMIN key: the brand `--demo` created before, with the key it showed
+/// then (a fresh one only if that key was revoked), or a new demo brand beside whatever
+/// brands the database holds. It never keys a brand it did not create.
+pub async fn demo_key(db: &DatabaseConnection) -> anyhow::Result<String> {
+    match demo_brand::Entity::find().order_by_asc(demo_brand::Column::BrandId).one(db).await? {
+        Some(demo) if auth::authenticate(db, &demo.api_key).await.is_ok() => Ok(demo.api_key),
+        Some(demo) => {
+            let key = auth::create_key(db, BrandId(demo.brand_id), "demo", Role::Admin).await.map_err(failed)?;
+            let mut row: demo_brand::ActiveModel = demo.into();
+            row.api_key = Set(key.clone());
+            row.update(db).await?;
+            Ok(key)
+        }
+        None => seed(db).await,
     }
+}
+
+/// Creates the demo brand with its campaigns, creators, orders and reviews.
+async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
     let created =
         brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com")).await.map_err(failed)?;
     let brand = BrandId(created.brand.id);
     let currency = brands::currency(&created.brand).map_err(failed)?;
+    let key = auth::create_key(db, brand, "demo", Role::Admin).await.map_err(failed)?;
+    demo_brand::ActiveModel { brand_id: Set(brand.0), api_key: Set(key.clone()), created_at: Set(time::now()) }
+        .insert(db)
+        .await?;
     let mut rng = StdRng::seed_from_u64(2026);
 
     let spring = campaigns::create(db, brand, "Spring Glow 2026", Some("10")).await.map_err(failed)?;
@@ -126,9 +139,12 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<String> {
         }
     }
 
-    let key = auth::create_key(db, brand, "demo", Role::Admin).await.map_err(failed)?;
     let reviewer = Principal { brand, key_id: 0, key_name: "demo".into(), role: Role::Admin };
-    let all = conversion::Entity::find().order_by_asc(conversion::Column::Id).all(db).await?;
+    let all = conversion::Entity::find()
+        .filter(conversion::Column::BrandId.eq(brand.0))
+        .order_by_asc(conversion::Column::Id)
+        .all(db)
+        .await?;
     for c in &all {
         if !rng.gen_bool(0.06) {
             continue;

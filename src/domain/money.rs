@@ -4,9 +4,10 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-/// Amounts above this many minor units are refused (10^18 minor units: 10^15 of a
-/// three-decimal currency), leaving head-room in i64 for sums.
-pub const MAX_MINOR: i64 = 1_000_000_000_000_000_000;
+/// Amounts above this many minor units are refused: 10^13, a hundred billion dollars, far
+/// beyond any real order, and small enough that a day's rollup holds 400,000 orders at
+/// the cap in i64 (`rollup::BUCKET_CAP`).
+pub const MAX_MINOR: i64 = 10_000_000_000_000;
 
 const ZERO_DECIMALS: &[&str] = &[
     "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
@@ -55,6 +56,12 @@ impl Currency {
     /// Minor units as an exact decimal with exactly this currency's digits.
     pub fn to_decimal(&self, minor: i64) -> Decimal {
         Decimal::new(minor, self.digits)
+    }
+
+    /// A sum of minor units (of many rows, so wider than one amount) as an exact decimal;
+    /// None past the 96 bits a decimal holds.
+    pub fn sum_to_decimal(&self, minor: i128) -> Option<Decimal> {
+        Decimal::try_from_i128_with_scale(minor, self.digits).ok()
     }
 
     /// Prints minor units with exactly the currency's digits: `"12.30"`, JPY `"1200"`.
@@ -195,12 +202,16 @@ mod tests {
     #[test]
     fn huge_amounts_are_exact_up_to_the_limit() {
         let kwd = Currency::parse("KWD").unwrap();
-        assert_eq!(kwd.parse_amount("1000000000000000"), Ok(MAX_MINOR));
-        assert_eq!(kwd.format(MAX_MINOR), "1000000000000000.000");
-        assert!(kwd.parse_amount("1000000000000000.001").is_err());
+        assert_eq!(kwd.parse_amount("10000000000"), Ok(MAX_MINOR));
+        assert_eq!(kwd.format(MAX_MINOR), "10000000000.000");
+        assert!(kwd.parse_amount("10000000000.001").is_err());
         assert!(usd().parse_amount("99999999999999999999999").is_err());
-        assert_eq!(usd().parse_amount("123456789012345.67"), Ok(12_345_678_901_234_567));
-        assert_eq!(usd().format(12_345_678_901_234_567), "123456789012345.67");
+        assert_eq!(usd().parse_amount("100000000000.00"), Ok(MAX_MINOR));
+        assert!(usd().parse_amount("100000000000.01").is_err());
+        assert_eq!(usd().parse_amount("12345678901.23"), Ok(1_234_567_890_123));
+        assert_eq!(usd().format(1_234_567_890_123), "12345678901.23");
+        let sum = i128::from(i64::MAX) * 3;
+        assert_eq!(usd().sum_to_decimal(sum).unwrap().to_string(), "276701161105643274.21");
     }
 
     #[test]

@@ -30,6 +30,17 @@ impl OrderStatus {
         }
     }
 
+    /// Which of two events stamped at the same instant wins, so that every arrival order
+    /// ends in the same state: a refund over a cancellation over a payment (the later
+    /// steps of an order's life).
+    pub fn precedence(self) -> u8 {
+        match self {
+            OrderStatus::Paid => 0,
+            OrderStatus::Canceled => 1,
+            OrderStatus::Refunded => 2,
+        }
+    }
+
     pub fn parse(text: &str) -> Option<OrderStatus> {
         match text {
             "PAID" => Some(OrderStatus::Paid),
@@ -92,9 +103,9 @@ impl OrderEvent {
         let status = OrderStatus::parse(raw.status.trim()).ok_or_else(|| {
             bad_input("status", format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
         })?;
-        let occurred_at = time::parse(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
+        let occurred_at = time::parse_event_time(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
         let ordered_at = match &raw.ordered_at {
-            Some(t) => Some(time::parse(t).map_err(|m| bad_input("orderedAt", m))?),
+            Some(t) => Some(time::parse_event_time(t).map_err(|m| bad_input("orderedAt", m))?),
             None => None,
         };
         Ok(OrderEvent {
@@ -309,12 +320,15 @@ async fn insert_history(
 }
 
 /// Rule 3 on a locked, existing order: newer events apply, older ones only join the
-/// history, repeats change nothing. A newer event also carries the order's current
-/// amount (a partial refund lowers Shopify's current subtotal), so sales follow it; the
-/// commission stays as pinned when the conversion was created (rule 2).
+/// history, repeats change nothing; of events stamped at the same instant the one of
+/// higher `precedence` wins, whatever order they arrive in. A newer event also carries
+/// the order's current amount (a partial refund lowers Shopify's current subtotal), so
+/// sales follow it; the commission stays as pinned when the conversion was created (rule 2).
 async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> AppResult<Recorded> {
     let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
-    if !fresh || event.occurred_at <= existing.last_event_at {
+    let current = OrderStatus::parse(&existing.status).map_or(0, OrderStatus::precedence);
+    let newer = (event.occurred_at, event.status.precedence()) > (existing.last_event_at, current);
+    if !fresh || !newer {
         return Ok(Recorded { order: Some(existing), announced: false });
     }
     let previous = existing.status.clone();

@@ -29,24 +29,25 @@ pub struct PerformanceRow {
     pub commission: i64,
 }
 
-/// The figures of a row or of the totals line.
+/// The figures of a row or of the totals line; money summed over rows in i128, so the
+/// sum of any number of rows is exact.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     pub orders: i64,
-    pub sales: i64,
+    pub sales: i128,
     pub approved: i64,
     pub rejected: i64,
-    pub commission: i64,
+    pub commission: i128,
 }
 
 impl PerformanceRow {
     pub fn figures(&self) -> Totals {
         Totals {
             orders: self.orders,
-            sales: self.sales,
+            sales: self.sales.into(),
             approved: self.approved,
             rejected: self.rejected,
-            commission: self.commission,
+            commission: self.commission.into(),
         }
     }
 }
@@ -54,10 +55,10 @@ impl PerformanceRow {
 pub fn totals(rows: &[PerformanceRow]) -> Totals {
     rows.iter().fold(Totals::default(), |t, r| Totals {
         orders: t.orders + r.orders,
-        sales: t.sales + r.sales,
+        sales: t.sales + i128::from(r.sales),
         approved: t.approved + r.approved,
         rejected: t.rejected + r.rejected,
-        commission: t.commission + r.commission,
+        commission: t.commission + i128::from(r.commission),
     })
 }
 
@@ -94,9 +95,9 @@ pub struct CampaignSales {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dashboard {
-    pub total_sales: i64,
+    pub total_sales: i128,
     pub orders: i64,
-    pub commission: i64,
+    pub commission: i128,
     pub by_campaign: Vec<CampaignSales>,
 }
 
@@ -113,9 +114,9 @@ pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRan
     sql.push(" GROUP BY k.id ORDER BY k.id");
     let by_campaign = CampaignSales::find_by_statement(sql.build(db.get_database_backend())).all(db).await?;
     Ok(Dashboard {
-        total_sales: by_campaign.iter().map(|c| c.sales).sum(),
+        total_sales: by_campaign.iter().map(|c| i128::from(c.sales)).sum(),
         orders: by_campaign.iter().map(|c| c.orders).sum(),
-        commission: by_campaign.iter().map(|c| c.commission).sum(),
+        commission: by_campaign.iter().map(|c| i128::from(c.commission)).sum(),
         by_campaign,
     })
 }

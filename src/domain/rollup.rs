@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use super::BrandId;
 use super::time::{self, DAY, TimeRange};
 use crate::db::Sql;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// One order's contribution to the figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,8 +64,14 @@ impl Bucket {
     }
 }
 
+/// The most a bucket's sales or earned commission may reach: far below i64's limit, so
+/// adding one more order (at most `money::MAX_MINOR` plus a flat fee of as much) can never
+/// overflow, which PostgreSQL would refuse and SQLite would silently turn into a float.
+pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
+
 /// Adds `delta` to the bucket's row, creating it when needed; one statement, safe under
-/// concurrency on both backends.
+/// concurrency on both backends. A delta that would take the row past `BUCKET_CAP` changes
+/// nothing and is refused (the caller's transaction then stores nothing).
 pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> AppResult<()> {
     if delta == Contribution::default() {
         return Ok(());
@@ -89,9 +95,21 @@ pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contributio
         ") ON CONFLICT (campaign_id, creator_id, day) DO UPDATE SET \
          orders = order_rollups.orders + excluded.orders, sales = order_rollups.sales + excluded.sales, \
          approved = order_rollups.approved + excluded.approved, rejected = order_rollups.rejected + excluded.rejected, \
-         earned = order_rollups.earned + excluded.earned",
+         earned = order_rollups.earned + excluded.earned \
+         WHERE order_rollups.sales + excluded.sales <= ",
     );
-    db.execute_raw(sql.build(db.get_database_backend())).await?;
+    let cap = sql.bind(BUCKET_CAP);
+    sql.push(&cap).push(" AND order_rollups.earned + excluded.earned <= ").push(&cap);
+    let result = db.execute_raw(sql.build(db.get_database_backend())).await?;
+    if result.rows_affected() == 0 {
+        return Err(AppError::BadUserInput {
+            message: format!(
+                "one creator's sales in one campaign on one day would pass {BUCKET_CAP} minor units, \
+                 more than Tally adds up exactly"
+            ),
+            field: None,
+        });
+    }
     Ok(())
 }
 

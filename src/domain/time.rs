@@ -22,6 +22,19 @@ pub fn parse(text: &str) -> Result<Millis, String> {
     Ok(ms)
 }
 
+/// How far ahead of this server's clock an event may be stamped: stores' clocks drift, but
+/// an event from next year would freeze its order (no real, later event could apply).
+pub const EVENT_LEAD: Millis = DAY;
+
+/// Parses the time of an order event: RFC 3339, and not more than `EVENT_LEAD` ahead of now.
+pub fn parse_event_time(text: &str) -> Result<Millis, String> {
+    let ms = parse(text)?;
+    if ms > now() + EVENT_LEAD {
+        return Err(format!("'{text}' is more than a day in the future"));
+    }
+    Ok(ms)
+}
+
 /// The UTC day an instant falls in, as days since 1970-01-01.
 pub fn day(ms: Millis) -> i64 {
     ms.div_euclid(DAY)
@@ -63,5 +76,13 @@ mod tests {
         assert_eq!(format(ms), "2026-03-01T08:00:00.123Z");
         assert!(parse("2026-03-01").is_err());
         assert!(parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn event_times_may_not_be_far_in_the_future() {
+        assert!(parse_event_time("9999-12-31T23:59:59Z").unwrap_err().contains("future"));
+        assert!(parse_event_time(&format(now() + DAY + 60_000)).is_err());
+        assert!(parse_event_time(&format(now() + DAY - 60_000)).is_ok());
+        assert!(parse_event_time("2026-01-31T12:00:00Z").is_ok());
     }
 }

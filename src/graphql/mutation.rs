@@ -91,7 +91,7 @@ async fn review(ctx: &Context<'_>, id: &ID, to: Approval, reason: Option<&str>) 
     .await?;
     Ok(ConversionPayload {
         conversion: Conversion(updated),
-        performance: rows.into_iter().next().map(|row| CreatorPerformance::new(r, row)),
+        performance: rows.into_iter().next().map(|row| CreatorPerformance::new(r, row)).transpose()?,
     })
 }
 

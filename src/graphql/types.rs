@@ -32,6 +32,13 @@ impl RequestCtx {
     pub fn money(&self, minor: i64) -> Decimal {
         Decimal::of(self.currency.to_decimal(minor))
     }
+
+    /// A sum over many rows; past what a decimal holds (10^28) it is an error, never a
+    /// wrong number.
+    pub fn money_sum(&self, minor: i128) -> Result<Decimal> {
+        let value = self.currency.sum_to_decimal(minor);
+        value.map(Decimal::of).ok_or_else(|| AppError::Internal(anyhow::anyhow!("a sum of {minor} minor units")).into())
+    }
 }
 
 pub fn rc<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
@@ -274,10 +281,10 @@ pub struct CampaignPerformance {
 
 #[Object]
 impl CampaignPerformance {
-    async fn rows(&self, ctx: &Context<'_>) -> Vec<CreatorPerformance> {
+    async fn rows(&self, ctx: &Context<'_>) -> Result<Vec<CreatorPerformance>> {
         self.rows.iter().map(|r| CreatorPerformance::new(rc(ctx), r.clone())).collect()
     }
-    async fn totals(&self, ctx: &Context<'_>) -> PerformanceTotals {
+    async fn totals(&self, ctx: &Context<'_>) -> Result<PerformanceTotals> {
         PerformanceTotals::new(rc(ctx), &self.totals)
     }
 }
@@ -293,8 +300,8 @@ pub struct CreatorPerformance {
 }
 
 impl CreatorPerformance {
-    pub fn new(r: &RequestCtx, row: performance::PerformanceRow) -> CreatorPerformance {
-        CreatorPerformance { figures: PerformanceTotals::new(r, &row.figures()), row }
+    pub fn new(r: &RequestCtx, row: performance::PerformanceRow) -> Result<CreatorPerformance> {
+        Ok(CreatorPerformance { figures: PerformanceTotals::new(r, &row.figures())?, row })
     }
 }
 
@@ -325,14 +332,14 @@ pub struct PerformanceTotals {
 }
 
 impl PerformanceTotals {
-    pub fn new(r: &RequestCtx, t: &performance::Totals) -> PerformanceTotals {
-        PerformanceTotals {
+    pub fn new(r: &RequestCtx, t: &performance::Totals) -> Result<PerformanceTotals> {
+        Ok(PerformanceTotals {
             orders: t.orders,
-            sales: r.money(t.sales),
+            sales: r.money_sum(t.sales)?,
             approved_conversions: t.approved,
             rejected_conversions: t.rejected,
-            commission: r.money(t.commission),
-        }
+            commission: r.money_sum(t.commission)?,
+        })
     }
 }
 
@@ -525,14 +532,14 @@ pub struct Dashboard(pub performance::Dashboard);
 
 #[Object]
 impl Dashboard {
-    async fn total_sales(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.total_sales)
+    async fn total_sales(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        rc(ctx).money_sum(self.0.total_sales)
     }
     async fn orders(&self) -> i64 {
         self.0.orders
     }
-    async fn commission(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission)
+    async fn commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        rc(ctx).money_sum(self.0.commission)
     }
     async fn by_campaign(&self) -> Vec<CampaignSales> {
         self.0.by_campaign.iter().cloned().map(CampaignSales).collect()

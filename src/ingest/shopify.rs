@@ -78,9 +78,9 @@ fn parse(order: &ShopifyOrder, status: OrderStatus, currency: Currency, topic: &
         .ok_or_else(|| bad_input("current_subtotal_price", "the subtotal must be a decimal number or string"))?;
     let amount = currency.parse_amount(amount_text.trim()).map_err(|m| bad_input("current_subtotal_price", m))?;
     let updated_at = order.updated_at.as_deref().ok_or_else(|| bad_input("updated_at", "updated_at is required"))?;
-    let occurred_at = time::parse(updated_at).map_err(|m| bad_input("updated_at", m))?;
+    let occurred_at = time::parse_event_time(updated_at).map_err(|m| bad_input("updated_at", m))?;
     let ordered_at = match order.created_at.as_deref() {
-        Some(t) => Some(time::parse(t).map_err(|m| bad_input("created_at", m))?),
+        Some(t) => Some(time::parse_event_time(t).map_err(|m| bad_input("created_at", m))?),
         None => None,
     };
     let coupon = order.discount_codes.iter().find_map(|d| d.code.as_deref().filter(|c| !c.trim().is_empty()));
