@@ -91,6 +91,11 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes behind the same layers (tests add one that panics).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let body_limit = state.limits.body_bytes;
     let bounds = Bounds {
         body_bytes: body_limit,
@@ -112,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .merge(crate::ingest::router())
         .merge(crate::export::router())
+        .merge(extra)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(bounds, layers::bounded_body))
         .layer(middleware::from_fn_with_state(bounds, layers::request_timeout))

@@ -24,6 +24,8 @@ pub enum AppError {
         message: String,
         retry_after: u64,
     },
+    /// A limit on time (PostgreSQL's statement_timeout): LIMIT_EXCEEDED with HTTP 503.
+    TimedOut(String),
     Internal(anyhow::Error),
 }
 
@@ -43,7 +45,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
-            AppError::LimitExceeded(_) | AppError::Throttled { .. } => "LIMIT_EXCEEDED",
+            AppError::LimitExceeded(_) | AppError::Throttled { .. } | AppError::TimedOut(_) => "LIMIT_EXCEEDED",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -66,6 +68,7 @@ impl AppError {
             AppError::InvalidTransition(_) => StatusCode::CONFLICT,
             AppError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(cause) if database_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,6 +87,7 @@ impl AppError {
             | AppError::InvalidTransition(m)
             | AppError::LimitExceeded(m)
             | AppError::Throttled { message: m, .. }
+            | AppError::TimedOut(m)
             | AppError::BadUserInput { message: m, .. } => m.clone(),
         }
     }
@@ -115,8 +119,24 @@ pub fn forbidden() -> AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if statement_timed_out(&err) {
+            tracing::warn!(error = %err, "a statement ran past statement_timeout");
+            return AppError::TimedOut(
+                "a database statement ran longer than the statement timeout \
+                 (--statement-timeout or TALLY_STATEMENT_TIMEOUT)"
+                    .into(),
+            );
+        }
         AppError::Internal(anyhow::Error::new(err))
     }
+}
+
+/// PostgreSQL cancelled the statement (SQLSTATE 57014, query_canceled), as
+/// `statement_timeout` does.
+fn statement_timed_out(err: &sea_orm::DbErr) -> bool {
+    let (sea_orm::DbErr::Query(runtime) | sea_orm::DbErr::Exec(runtime)) = err else { return false };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    matches!(sqlx.as_ref(), sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
 }
 
 impl From<sea_orm::TransactionError<AppError>> for AppError {

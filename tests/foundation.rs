@@ -338,33 +338,6 @@ async fn health_ready_and_graphiql_are_served(backend: Backend) {
     assert!(page.contains("/graphql") && page.contains("/graphql/ws"), "GraphiQL wired to both endpoints");
 }
 
-/// Starts `tally serve --demo` as a process and returns it with its key and address.
-pub async fn serve_demo(database_url: &str) -> (tokio::process::Child, String, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
-        .env("DATABASE_URL", database_url)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut key, mut url) = (String::new(), String::new());
-    while let Ok(Some(line)) =
-        tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap()
-    {
-        if let Some(k) = line.strip_prefix("demo data ready; API key: ") {
-            key = k.to_string();
-        }
-        if let Some(rest) = line.strip_prefix("Tally listening on ") {
-            url = rest.split(' ').next().unwrap().to_string();
-            break;
-        }
-    }
-    assert!(!key.is_empty() && !url.is_empty());
-    (child, key, url)
-}
-
 async fn serve_demo_answers_at_once_with_graphiql_ready(backend: Backend) {
     let database_url = fresh_database(backend).await;
     let (child, key, url) = serve_demo(&database_url).await;

@@ -12,11 +12,6 @@ async fn order(app: &TestApp, brand: &TestBrand, id: &str) -> Value {
     app.data(&brand.key, ORDER_QUERY, json!({"id": id})).await["node"].clone()
 }
 
-fn with_coupon(mut payload: Value, code: &str) -> Value {
-    payload["discount_codes"] = json!([{ "code": code, "amount": "2.00", "type": "fixed_amount" }]);
-    payload
-}
-
 async fn a_paid_shopify_order_with_a_coupon_becomes_an_order_and_an_approved_conversion(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = one_member(&app, "12.5").await;

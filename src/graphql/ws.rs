@@ -157,6 +157,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
                 _ = keepalive.tick() => Message::Text(if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# }.into()),
                 _ = close_rx.changed() => break,
             };
+            let message = coded(message);
             match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
                 Ok(Ok(())) => {}
                 _ => break,
@@ -173,6 +174,27 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
     // Both run to the end: the forwarder flushes what the handler wrote (a close frame
     // included) after the handler stops, and the handler stops once the forwarder is gone.
     tokio::join!(graphql, forward);
+}
+
+/// Gives every error the protocol handler sends (the engine's own: an unknown field, a
+/// bad argument) the code BAD_USER_INPUT, as over HTTP; only messages carrying errors are
+/// parsed.
+fn coded(message: Message) -> Message {
+    let Message::Text(text) = &message else { return message };
+    if !text.as_str().contains(r#""errors""#) {
+        return message;
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else { return message };
+    let Some(errors) = value.pointer_mut("/payload/errors").and_then(|e| e.as_array_mut()) else { return message };
+    for error in errors {
+        if error.pointer("/extensions/code").is_none() {
+            if !error["extensions"].is_object() {
+                error["extensions"] = serde_json::json!({});
+            }
+            error["extensions"]["code"] = "BAD_USER_INPUT".into();
+        }
+    }
+    Message::Text(value.to_string().into())
 }
 
 /// Every operation a client starts passes here before the protocol handler sees it: the

@@ -285,6 +285,12 @@ pub fn shopify_order(id: u64, financial_status: &str, subtotal: &str, updated_at
     })
 }
 
+/// The payload with a discount code applied, as Shopify lists it.
+pub fn with_coupon(mut payload: Value, code: &str) -> Value {
+    payload["discount_codes"] = json!([{ "code": code, "amount": "2.00", "type": "fixed_amount" }]);
+    payload
+}
+
 pub struct Delivery {
     pub status: u16,
     pub body: Value,
@@ -354,4 +360,31 @@ pub async fn one_member(app: &TestApp, rate: &str) -> Setup {
     let ana = app.create_creator(&brand, "Ana Silva").await;
     app.add_member(&brand, &campaign, &ana, Some("ANA10"), Some("ana")).await;
     Setup { brand, campaign, ana }
+}
+
+/// Starts `tally serve --demo` as a process and returns it with its key and address.
+pub async fn serve_demo(database_url: &str) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut key, mut url) = (String::new(), String::new());
+    while let Ok(Some(line)) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap()
+    {
+        if let Some(k) = line.strip_prefix("demo data ready; API key: ") {
+            key = k.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Tally listening on ") {
+            url = rest.split(' ').next().unwrap().to_string();
+            break;
+        }
+    }
+    assert!(!key.is_empty() && !url.is_empty());
+    (child, key, url)
 }
