@@ -96,6 +96,28 @@ fn parse(order: &ShopifyOrder, status: OrderStatus, currency: Currency, topic: &
     })
 }
 
+/// What a Shopify delivery means.
+#[derive(Debug)]
+pub enum Mapped {
+    Event(OrderEvent),
+    /// Not an order event Tally reads (another topic, or not a sale yet), and why.
+    Ignored(String),
+}
+
+/// Maps one delivery (its topic and raw body) to an order event, as SPEC §3 says.
+pub fn map(topic: &str, body: &[u8], currency: Currency) -> AppResult<Mapped> {
+    if !TOPICS.contains(&topic) {
+        return Ok(Mapped::Ignored(format!("topic {topic} is not an order topic Tally reads")));
+    }
+    let order: ShopifyOrder =
+        serde_json::from_slice(body).map_err(|e| malformed(format!("malformed Shopify order: {e}")))?;
+    let Some(status) = status_of(&order) else {
+        let financial = order.financial_status.as_deref().unwrap_or("none");
+        return Ok(Mapped::Ignored(format!("financial_status {financial} is not a sale yet")));
+    };
+    Ok(Mapped::Event(parse(&order, status, currency, topic)?))
+}
+
 pub async fn receive(
     State(state): State<AppState>,
     Path(brand_id): Path<String>,
@@ -111,21 +133,10 @@ pub async fn receive(
         .get("x-shopify-topic")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| malformed("the X-Shopify-Topic header is missing"))?;
-    if !TOPICS.contains(&topic) {
-        return Ok(Json(
-            serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("topic {topic} is not an order topic Tally reads") }),
-        ));
+    match map(topic, &body, brands::currency(&brand)?)? {
+        Mapped::Event(event) => Ok(Json(super::record(&state, &brand, &event).await?)),
+        Mapped::Ignored(why) => Ok(Json(serde_json::json!({ "attributed": false, "orderId": null, "ignored": why }))),
     }
-    let order: ShopifyOrder =
-        serde_json::from_slice(&body).map_err(|e| malformed(format!("malformed Shopify order: {e}")))?;
-    let Some(status) = status_of(&order) else {
-        let financial = order.financial_status.as_deref().unwrap_or("none");
-        return Ok(Json(
-            serde_json::json!({ "attributed": false, "orderId": null, "ignored": format!("financial_status {financial} is not a sale yet") }),
-        ));
-    };
-    let event = parse(&order, status, brands::currency(&brand)?, topic)?;
-    Ok(Json(super::record(&state, &brand, &event).await?))
 }
 
 #[cfg(test)]

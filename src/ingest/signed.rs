@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::app::AppState;
 use crate::domain::brands;
+use crate::domain::money::Currency;
 use crate::domain::orders::{OrderEvent, RawOrderEvent};
 use crate::error::{AppError, AppResult, bad_input};
 
@@ -37,7 +38,13 @@ pub async fn receive(
         hex::decode(value.trim().strip_prefix("sha256=")?).ok()
     })
     .await?;
-    let payload: Payload = serde_json::from_slice(&body)
+    let event = parse(&body, brands::currency(&brand)?)?;
+    Ok(Json(super::record(&state, &brand, &event).await?))
+}
+
+/// Parses a signed delivery's body into an order event.
+pub fn parse(body: &[u8], currency: Currency) -> AppResult<OrderEvent> {
+    let payload: Payload = serde_json::from_slice(body)
         .map_err(|e| AppError::BadUserInput { message: format!("malformed order event: {e}"), field: None })?;
     let amount = super::decimal_text(&payload.amount)
         .ok_or_else(|| bad_input("amount", "amount must be a decimal number or string"))?;
@@ -51,6 +58,5 @@ pub async fn receive(
         coupon_code: payload.coupon_code,
         referral_code: payload.referral_code,
     };
-    let event = OrderEvent::parse(&raw, brands::currency(&brand)?, "webhook")?;
-    Ok(Json(super::record(&state, &brand, &event).await?))
+    OrderEvent::parse(&raw, currency, "webhook")
 }
