@@ -249,11 +249,11 @@ impl Caller {
     }
 
     /// Runs the prepared operations of one request in turn, each with fresh loaders whose
-    /// batches run inside this task. Together they are one piece of work: expensive work
-    /// waits for a turn among the key's expensive operations.
+    /// batches run inside this task. Together they are one piece of work: when their
+    /// aggregates make it expensive, it waits for a turn among the key's expensive operations.
     pub async fn run(&self, state: &AppState, operations: Vec<Prepared>) -> AppResult<Vec<async_graphql::Response>> {
-        let cost = operations.iter().fold(0u64, |sum, p| sum.saturating_add(p.measured.cost));
-        let _turn = state.throttle.turn(self.key_id(), cost).await?;
+        let aggregates = operations.iter().fold(0u64, |sum, p| sum.saturating_add(p.measured.aggregates));
+        let _turn = state.throttle.turn(self.key_id(), aggregates).await?;
         let mut answers = Vec::with_capacity(operations.len());
         for prepared in operations {
             answers.push(self.execute(state, prepared).await);
@@ -278,21 +278,14 @@ impl Caller {
 
 /// An error as a GraphQL answer: `data` null, the error with its code.
 pub fn error_response(err: AppError) -> async_graphql::Response {
-    let error = async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default());
-    async_graphql::Response::from_errors(vec![error])
+    async_graphql::Response::from_errors(vec![err.into_server_error()])
 }
 
-fn error_body(err: &AppError) -> serde_json::Value {
-    let mut extensions = serde_json::json!({ "code": err.code() });
-    if let Some(seconds) = err.retry_after() {
-        extensions["retryAfter"] = seconds.into();
-    }
-    serde_json::json!({ "data": null, "errors": [{ "message": err.public_message(), "extensions": extensions }] })
-}
-
+/// A request refused as a whole: the error's HTTP status, and a GraphQL answer.
 fn graphql_error(err: AppError) -> Response {
-    let mut response = (err.http_status(), Json(error_body(&err))).into_response();
-    if let Some(seconds) = err.retry_after() {
+    let (status, retry_after) = (err.http_status(), err.retry_after());
+    let mut response = (status, Json(error_response(err))).into_response();
+    if let Some(seconds) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
     }
     response
@@ -379,11 +372,7 @@ async fn graphql_http(
     };
     let mut response = Json(body).into_response();
     if let Some(rate) = rate {
-        for (name, value) in rate.headers() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
-            }
-        }
+        rate.apply_to(response.headers_mut());
     }
     response
 }

@@ -106,7 +106,7 @@ pub struct LimitArgs {
     /// Operations one API key may start in a burst.
     #[arg(long, env = "TALLY_RATE_BURST", default_value_t = Limits::default().rate_burst)]
     rate_burst: u32,
-    /// Cost from which an operation is expensive (a dashboard costs about 1000).
+    /// Aggregate cost from which an operation is expensive (a dashboard 1000, a Performance table 200).
     #[arg(long, env = "TALLY_EXPENSIVE_COST", default_value_t = Limits::default().expensive_cost)]
     expensive_cost: u64,
     /// Expensive operations one API key may run at once.

@@ -148,6 +148,17 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
     }
 }
 
+impl AppError {
+    /// The error as one entry of a GraphQL answer's `errors`, with no location: it is
+    /// about the request as a whole.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let error = async_graphql::Error::from(self);
+        let mut server = async_graphql::ServerError::new(error.message, None);
+        server.extensions = error.extensions;
+        server
+    }
+}
+
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         let code = err.code();

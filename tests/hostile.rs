@@ -138,6 +138,10 @@ async fn each_key_is_rate_limited_with_retry_after_and_ratelimit_headers(backend
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(answer["errors"][0]["extensions"]["retryAfter"], retry);
     assert!(answer["errors"][0]["message"].as_str().unwrap().contains("--rate-limit"));
+    // An export is an operation of the key too.
+    let export = app.http.get(format!("{}/exports/sales.csv", app.url)).bearer_auth(&brand.key).send().await.unwrap();
+    assert_eq!(export.status(), 429);
+    assert!(export.headers().contains_key("retry-after"));
     // Another key of the same brand has its own allowance.
     let (status, _, _) = post(&app, &other, &small).await;
     assert_eq!(status, 200);
@@ -173,7 +177,14 @@ async fn expensive_operations_of_one_key_wait_their_turn(backend: Backend) {
     let viewer = app.viewer_key(&brand).await;
     let (status, _, _) = post(&app, &viewer, &dashboard).await;
     assert_eq!(status, 200);
+    // An export is expensive for as long as it streams.
+    let export = app.http.get(format!("{}/exports/sales.csv", app.url)).bearer_auth(&brand.key).send().await.unwrap();
+    assert_eq!(export.status(), 429);
     drop(turn);
+    let export = app.http.get(format!("{}/exports/sales.csv", app.url)).bearer_auth(&brand.key).send().await.unwrap();
+    assert_eq!(export.status(), 200);
+    assert!(export.headers().contains_key("ratelimit-remaining"));
+    export.text().await.unwrap();
     let (status, _, answer) = post(&app, &brand.key, &dashboard).await;
     assert_eq!((status, &answer["data"]["dashboard"]["orders"]), (200, &json!(0)));
 }

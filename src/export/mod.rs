@@ -12,12 +12,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::app::{AppState, bearer, principal};
+use crate::domain::auth::Principal;
 use crate::domain::money::Currency;
 use crate::domain::orders::{self, OrderCursor, OrderFilter, OrderStatus, Scope};
 use crate::domain::time::TimeRange;
 use crate::domain::{BrandId, brands, campaigns, time};
 use crate::error::{AppResult, bad_input, not_found};
+use crate::http::throttle::RateState;
 use crate::ids::{self, Kind};
 
 /// Rows read per statement.
@@ -68,6 +72,7 @@ async fn orders_csv(
     Query(params): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let who = principal(&state.db, bearer(&headers)).await?;
+    let turn = fair_use(&state, &who).await?;
     let mut filter = range_filter(&params)?;
     let campaign_param = params.get("campaignId").map(|s| s.trim()).filter(|s| !s.is_empty());
     let campaign_param = campaign_param.ok_or_else(|| bad_input("campaignId", "campaignId is required"))?;
@@ -86,7 +91,7 @@ async fn orders_csv(
         filter.ids = Some(chosen);
     }
     let name = format!("orders-{}.csv", csv::file_slug(&campaign.name));
-    respond(state, who.brand, Scope::Campaign(campaign.id), filter, &name).await
+    respond(state, who.brand, Scope::Campaign(campaign.id), filter, &name, turn).await
 }
 
 /// "Download" next to Total Sales: every sale in the range, everyone included.
@@ -96,14 +101,29 @@ async fn sales_csv(
     Query(params): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let who = principal(&state.db, bearer(&headers)).await?;
+    let turn = fair_use(&state, &who).await?;
     let filter = range_filter(&params)?;
-    respond(state, who.brand, Scope::Brand, filter, "sales.csv").await
+    respond(state, who.brand, Scope::Brand, filter, "sales.csv", turn).await
+}
+
+/// An export is one operation of the key's rate limit, and expensive for as long as it
+/// streams: it holds one of the key's turns until its last row is sent.
+async fn fair_use(state: &AppState, who: &Principal) -> AppResult<Turn> {
+    let rate = state.throttle.admit(who.key_id, 1)?;
+    Ok(Turn { rate, permit: state.throttle.turn(who.key_id, u64::MAX).await? })
+}
+
+struct Turn {
+    rate: Option<RateState>,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 struct Cursor {
     after: Option<OrderCursor>,
     header: bool,
     done: bool,
+    /// The key's turn, given back when the stream ends or the client goes away.
+    _turn: Option<OwnedSemaphorePermit>,
 }
 
 async fn respond(
@@ -112,10 +132,11 @@ async fn respond(
     scope: Scope,
     filter: OrderFilter,
     filename: &str,
+    turn: Turn,
 ) -> AppResult<Response> {
     let currency = brands::currency(&brands::get(&state.db, brand).await?)?;
     let db = state.db.clone();
-    let start = Cursor { after: None, header: true, done: false };
+    let start = Cursor { after: None, header: true, done: false, _turn: turn.permit };
     let body = stream::unfold(start, move |mut cur| {
         let db = db.clone();
         let filter = filter.clone();
@@ -157,6 +178,9 @@ async fn respond(
         HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(rate) = turn.rate {
+        rate.apply_to(headers);
+    }
     Ok(response)
 }
 

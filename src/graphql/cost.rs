@@ -55,6 +55,8 @@ enum Rule {
     List(u64),
     /// Its weight plus its selection.
     Weighted(u64),
+    /// An aggregate: its weight plus its selection, its weight counted as aggregate work too.
+    Aggregate(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -206,11 +208,11 @@ impl CostModel {
                 let introspection = ty.name.starts_with("__");
                 let weight = WEIGHTS.iter().find(|(t, f, _)| *t == ty.name && *f == field.name).map(|w| w.2);
                 let rule = if let Some(w) = weight {
-                    Rule::Weighted(w)
+                    Rule::Aggregate(w)
                 } else if Some(&ty.name) == mutation.as_ref() {
                     Rule::Weighted(MUTATION_WEIGHT)
                 } else if field.name == "totalCount" && ty.name.ends_with("Connection") {
-                    Rule::Weighted(TOTAL_COUNT_WEIGHT)
+                    Rule::Aggregate(TOTAL_COUNT_WEIGHT)
                 } else if named.ends_with("Connection") && field.args.iter().any(|a| a.name == "first") {
                     Rule::Connection
                 } else if is_edges(&ty.name, &field.name) {
@@ -258,6 +260,8 @@ pub struct Measured {
     pub cost: u64,
     /// The weighted work of its introspection.
     pub introspection: u64,
+    /// The part of `cost` that aggregates rows (what makes an operation expensive).
+    pub aggregates: u64,
     /// Its deepest nesting of data fields.
     pub depth: u64,
     /// The deepest nesting of selection sets, fragment spreads included, anywhere in the
@@ -265,27 +269,42 @@ pub struct Measured {
     pub nesting: u64,
 }
 
-/// Work counted separately for data and for introspection.
+/// Work counted separately for data and for introspection, and the part of the data work
+/// that aggregates.
 #[derive(Clone, Copy, Debug, Default)]
 struct Work {
     data: u64,
     introspection: u64,
+    aggregates: u64,
 }
 
 impl Work {
     fn of(weight: u64, introspection: bool) -> Work {
-        if introspection { Work { data: 0, introspection: weight } } else { Work { data: weight, introspection: 0 } }
+        if introspection {
+            Work { introspection: weight, ..Work::default() }
+        } else {
+            Work { data: weight, ..Work::default() }
+        }
+    }
+
+    fn aggregate(weight: u64) -> Work {
+        Work { data: weight, introspection: 0, aggregates: weight }
     }
 
     fn plus(self, other: Work) -> Work {
         Work {
             data: self.data.saturating_add(other.data),
             introspection: self.introspection.saturating_add(other.introspection),
+            aggregates: self.aggregates.saturating_add(other.aggregates),
         }
     }
 
     fn times(self, n: u64) -> Work {
-        Work { data: self.data.saturating_mul(n), introspection: self.introspection.saturating_mul(n) }
+        Work {
+            data: self.data.saturating_mul(n),
+            introspection: self.introspection.saturating_mul(n),
+            aggregates: self.aggregates.saturating_mul(n),
+        }
     }
 }
 
@@ -390,6 +409,7 @@ impl<'a> Walker<'a> {
                             .plus(child.per_edge.times(self.first(&field.arguments[..]))),
                         Rule::List(n) => Work::of(1, introspection).plus(inner.times(n)),
                         Rule::Weighted(w) => Work::of(w, introspection).plus(inner),
+                        Rule::Aggregate(w) => Work::aggregate(w).plus(inner),
                     };
                     let directives = field.directives.len() as u64;
                     let work = work.plus(Work::of(directives, introspection));
@@ -506,6 +526,7 @@ pub fn measure(
             let work = cost.once.plus(cost.per_edge);
             measured.cost = work.data.saturating_add(directives);
             measured.introspection = work.introspection;
+            measured.aggregates = work.aggregates;
             measured.depth = cost.depth;
         }
     }

@@ -30,7 +30,8 @@ pub struct Limits {
     /// Operations one API key may start per second (0: no limit), and in one burst.
     pub rate_per_second: u32,
     pub rate_burst: u32,
-    /// Operations costing at least this much are expensive: each key may run only
+    /// Operations whose aggregates cost at least this much are expensive (and every export):
+    /// each key may run only
     /// `expensive_per_key` of them at once, and one waits at most `expensive_wait` for its turn.
     pub expensive_cost: u64,
     pub expensive_per_key: u32,

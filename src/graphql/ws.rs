@@ -265,7 +265,7 @@ impl Gate {
     }
 
     async fn refuse(&self, id: &str, err: AppError) {
-        let error = async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default());
+        let error = err.into_server_error();
         self.send(serde_json::json!({ "id": id, "type": "error", "payload": [error] })).await;
     }
 

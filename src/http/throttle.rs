@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -27,12 +28,11 @@ pub struct RateState {
 }
 
 impl RateState {
-    pub fn headers(&self) -> [(&'static str, String); 3] {
-        [
-            ("ratelimit-limit", self.limit.to_string()),
-            ("ratelimit-remaining", self.remaining.to_string()),
-            ("ratelimit-reset", self.reset.to_string()),
-        ]
+    /// Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+    pub fn apply_to(&self, headers: &mut HeaderMap) {
+        headers.insert("ratelimit-limit", self.limit.into());
+        headers.insert("ratelimit-remaining", self.remaining.into());
+        headers.insert("ratelimit-reset", self.reset.into());
     }
 }
 
@@ -98,8 +98,8 @@ impl Throttle {
         }
     }
 
-    /// A turn among the key's expensive operations for work costing `cost`, waiting up to
-    /// `expensive_wait`; None for cheap work, which needs no turn.
+    /// A turn among the key's expensive operations for work whose aggregates cost `cost`,
+    /// waiting up to `expensive_wait`; None for cheap work, which needs no turn.
     pub async fn turn(&self, key: i64, cost: u64) -> Result<Option<OwnedSemaphorePermit>, AppError> {
         if cost < self.expensive_cost {
             return Ok(None);
@@ -112,7 +112,7 @@ impl Throttle {
             Ok(Ok(permit)) => Ok(Some(permit)),
             _ => Err(AppError::Throttled {
                 message: format!(
-                    "this API key already runs {} expensive operations (costing {} or more) at once; \
+                    "this API key already runs {} expensive operations (aggregates costing {} or more) at once; \
                      retry when one finishes (--max-expensive-per-key or TALLY_MAX_EXPENSIVE_PER_KEY)",
                     self.expensive_per_key, self.expensive_cost
                 ),
