@@ -298,6 +298,15 @@ async fn nesting_too_deep_answers_limit_exceeded_on_both_transports(backend: Bac
     let (_, _, answer) = post(&app, &brand.key, &json!({ "query": deep })).await;
     assert_eq!(code(&answer), "LIMIT_EXCEEDED", "{answer}");
     assert!(answer["errors"][0]["message"].as_str().unwrap().contains("--max-depth"));
+    // Far past it, in selection sets and in values, where the parser's own error used to
+    // answer BAD_USER_INPUT.
+    let deeper = format!("{{ {}name{} }}", "brand { ".repeat(10_000), " }".repeat(10_000));
+    let values =
+        format!("{{ orders(filter: {{status: {}PAID{}}}) {{ totalCount }} }}", "[".repeat(10_000), "]".repeat(10_000));
+    for query in [deeper, values] {
+        let (_, _, answer) = post(&app, &brand.key, &json!({ "query": query })).await;
+        assert_eq!(code(&answer), "LIMIT_EXCEEDED", "{answer}");
+    }
     // Past --max-depth (12) with fields the schema has.
     let thirteen = "{ orders { edges { node { campaign { orders { edges { node { campaign { orders { edges { node { campaign { id } } } } } } } } } } } } }";
     let (_, _, answer) = post(&app, &brand.key, &json!({ "query": thirteen })).await;
@@ -555,7 +564,26 @@ async fn a_panic_answers_500_internal_and_the_server_keeps_serving(backend: Back
     assert_eq!(http.get(format!("{url}/health")).send().await.unwrap().status(), 200);
 }
 
+async fn a_megabyte_of_fields_is_refused_and_long_lists_are_answered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let brand = app.brand("Acme").await;
+    // Up to the body cap with aliases: refused from a scan of the text, unparsed.
+    let aliases = (0..45_000).map(|i| format!("a{i}: brand {{ name }}")).collect::<Vec<_>>().join(" ");
+    let query = format!("{{ {aliases} }}");
+    assert!(query.len() > 1_000_000 && query.len() < 1_048_000);
+    let (status, _, answer) = post(&app, &brand.key, &json!({ "query": query })).await;
+    assert_eq!((status, code(&answer)), (200, "LIMIT_EXCEEDED"), "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("at least 90000 fields"), "{answer}");
+    // A status filter repeating one status 30,000 times is one status (it once exceeded
+    // SQLite's 32,766 bound parameters and answered INTERNAL).
+    let statuses = vec!["PAID"; 30_000].join(", ");
+    let query = format!("{{ orders(filter: {{status: [{statuses}, REFUNDED]}}) {{ totalCount }} }}");
+    let (status, _, answer) = post(&app, &brand.key, &json!({ "query": query })).await;
+    assert_eq!((status, &answer["data"]["orders"]["totalCount"]), (200, &json!(0)), "{answer}");
+}
+
 on_both_backends!(
+    a_megabyte_of_fields_is_refused_and_long_lists_are_answered,
     a_fragment_bomb_is_refused_while_small_queries_answer,
     aggregates_weigh_what_they_cost,
     each_key_is_rate_limited_with_retry_after_and_ratelimit_headers,

@@ -22,6 +22,8 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    pub const ALL: [OrderStatus; 3] = [OrderStatus::Paid, OrderStatus::Canceled, OrderStatus::Refunded];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Paid => "PAID",
@@ -422,7 +424,9 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
         ));
     }
     if !filter.statuses.is_empty() {
-        sql.and_in("o.status", filter.statuses.iter().map(|s| s.as_str()));
+        // Each status once, however often the filter repeats it.
+        let wanted = OrderStatus::ALL.into_iter().filter(|s| filter.statuses.contains(s));
+        sql.and_in("o.status", wanted.map(OrderStatus::as_str));
     }
     push_range(sql, filter.range);
     if let Some(creator) = filter.creator_id {

@@ -28,6 +28,7 @@ pub fn budget(limits: &Limits) -> Budget {
 
 /// Parses and measures one operation; the document is parsed once, here.
 pub fn prepare(model: &CostModel, limits: &Limits, mut request: Request) -> Result<Prepared, AppError> {
+    cost::check_scan(&cost::scan(&request.query), &budget(limits)).map_err(AppError::LimitExceeded)?;
     let document = async_graphql::parser::parse_query(&request.query).map_err(|err| match err {
         async_graphql::parser::Error::RecursionLimitExceeded => AppError::LimitExceeded(format!(
             "the query nests selection sets more than {PARSER_NESTING} deep; the depth limit is {} \
