@@ -1,6 +1,6 @@
 //! Hostile-input benchmark: how long the real `tally serve` binary takes to refuse the
 //! documents of issue 10 (fragment bombs of 2^22 and 2^30 expansions, 6,000 dashboard
-//! aliases, 70 levels of nesting), against the floor of a trivial query in the same run,
+//! aliases, 70 levels of nesting, a megabyte of aliases), against the floor of a trivial query in the same run,
 //! interleaved kind by kind over three rounds (median of the round medians); then how a
 //! trivial query fares while four clients keep sending 2^30 bombs, interleaved with the
 //! same query on a quiet server. Numbers go in BENCHMARKS.md.
@@ -89,12 +89,21 @@ async fn main() -> anyhow::Result<()> {
 
     let aliases = (0..6000).map(|i| format!("d{i}: dashboard {{ orders }}")).collect::<Vec<_>>().join(" ");
     let deep = format!("{{ {}name{} }}", "brand { ".repeat(70), " }".repeat(70));
+    let megabyte = (0..45_000).map(|i| format!("a{i}: brand {{ name }}")).collect::<Vec<_>>().join(" ");
+    let values = vec!["PAID"; 170_000].join(", ");
+    let range = r#"range: {from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"}"#;
+    let ranged_within = (0..4_900).map(|i| format!("d{i}: dashboard({range}) {{ orders }}")).collect::<Vec<_>>().join(" ");
+    let ranged = (0..10_000).map(|i| format!("d{i}: dashboard({range}) {{ orders }}")).collect::<Vec<_>>().join(" ");
     let kinds: Vec<(&str, String, &str)> = vec![
         ("floor: `{ brand { name } }`", "{ brand { name } }".into(), "Bench"),
         ("fragment bomb, 2^22 expansions", fragment_bomb(22), "LIMIT_EXCEEDED"),
         ("fragment bomb, 2^30 expansions", fragment_bomb(30), "LIMIT_EXCEEDED"),
         ("6,000 `dashboard` aliases", format!("{{ {aliases} }}"), "LIMIT_EXCEEDED"),
         ("70 levels of nesting", deep, "LIMIT_EXCEEDED"),
+        ("1 MB of aliases (the body cap)", format!("{{ {megabyte} }}"), "LIMIT_EXCEEDED"),
+        ("1 MB of values in one argument", format!("{{ orders(filter: {{status: [{values}]}}) {{ totalCount }} }}"), "LIMIT_EXCEEDED"),
+        ("10,000 aliased dashboards with ranges", format!("{{ {ranged} }}"), "LIMIT_EXCEEDED"),
+        ("4,900 of them (just within the scan's bounds)", format!("{{ {ranged_within} }}"), "LIMIT_EXCEEDED"),
     ];
     run(&http, &server, &key, "{ brand { name } }", 200, "Bench").await;
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];

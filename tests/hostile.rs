@@ -574,6 +574,12 @@ async fn a_megabyte_of_fields_is_refused_and_long_lists_are_answered(backend: Ba
     let (status, _, answer) = post(&app, &brand.key, &json!({ "query": query })).await;
     assert_eq!((status, code(&answer)), (200, "LIMIT_EXCEEDED"), "{answer}");
     assert!(answer["errors"][0]["message"].as_str().unwrap().contains("at least 90000 fields"), "{answer}");
+    // Up to the body cap with values in one argument: refused from the scan as well.
+    let values = vec!["PAID"; 170_000].join(", ");
+    let query = format!("{{ orders(filter: {{status: [{values}]}}) {{ totalCount }} }}");
+    let (_, _, answer) = post(&app, &brand.key, &json!({ "query": query })).await;
+    assert_eq!(code(&answer), "LIMIT_EXCEEDED", "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("names, numbers and strings"));
     // A status filter repeating one status 30,000 times is one status (it once exceeded
     // SQLite's 32,766 bound parameters and answered INTERNAL).
     let statuses = vec!["PAID"; 30_000].join(", ");

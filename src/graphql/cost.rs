@@ -550,7 +550,13 @@ pub struct Scanned {
     pub fields: u64,
     /// The deepest nesting of `{`, `(` and `[`.
     pub nesting: u64,
+    /// Names, numbers and strings: what parsing costs grows with them.
+    pub tokens: u64,
 }
+
+/// Tokens a document may hold per unit of `--max-complexity`: room for every field to
+/// carry an alias, arguments and a few values, and parsing stays within milliseconds.
+pub const TOKENS_PER_COMPLEXITY: u64 = 2;
 
 /// Scans a document's text in one pass, so that a document too large or too deep for the
 /// limits is refused without being parsed (parsing costs about 140 ms per MB). A name is a
@@ -562,7 +568,7 @@ pub fn scan(text: &str) -> Scanned {
     // Open brackets, and how many of them are not a selection set's `{`.
     let (mut depth, mut others) = (0u64, 0u64);
     let mut kinds: Vec<u8> = Vec::new();
-    let (mut fields, mut nesting) = (0u64, 0u64);
+    let (mut fields, mut nesting, mut tokens) = (0u64, 0u64, 0u64);
     let mut skip_names = 0u8;
     let mut i = 0;
     while i < bytes.len() {
@@ -575,6 +581,7 @@ pub fn scan(text: &str) -> Scanned {
                 continue;
             }
             b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                tokens += 1;
                 i += 3;
                 while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
                     i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
@@ -583,6 +590,7 @@ pub fn scan(text: &str) -> Scanned {
                 continue;
             }
             b'"' => {
+                tokens += 1;
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
@@ -617,7 +625,15 @@ pub fn scan(text: &str) -> Scanned {
                 // The name before it was an alias.
                 fields = fields.saturating_sub(1);
             }
+            b'-' | b'0'..=b'9' => {
+                tokens += 1;
+                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                continue;
+            }
             b'_' | b'a'..=b'z' | b'A'..=b'Z' => {
+                tokens += 1;
                 let start = i;
                 while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
                     i += 1;
@@ -636,7 +652,7 @@ pub fn scan(text: &str) -> Scanned {
         }
         i += 1;
     }
-    Scanned { fields, nesting }
+    Scanned { fields, nesting, tokens }
 }
 
 /// Why a scanned document is refused, before parsing; the same refusals `check` makes.
@@ -650,6 +666,14 @@ pub fn check_scan(scanned: &Scanned, budget: &Budget) -> Result<(), String> {
     }
     if scanned.fields > budget.complexity {
         return Err(fields_refusal(scanned.fields, budget));
+    }
+    let most = budget.complexity.saturating_mul(TOKENS_PER_COMPLEXITY);
+    if scanned.tokens > most {
+        return Err(format!(
+            "the document holds {} names, numbers and strings, more than the limit of {most} \
+             ({TOKENS_PER_COMPLEXITY} × the query complexity limit: --max-complexity or TALLY_MAX_COMPLEXITY)",
+            scanned.tokens
+        ));
     }
     Ok(())
 }
@@ -795,6 +819,7 @@ mod tests {
         assert_eq!(fields("{ ... @include(if: true) { a } on }"), 2, "`on` is a field name outside `... on`");
         assert_eq!(scan("{ a { b(x: [[[1]]]) } }").nesting, 6);
         assert_eq!(scan(&"{".repeat(100_000)).nesting, 100_000);
+        assert_eq!(scan("{ a(x: -1.5e3, y: \"s\", z: [B]) }").tokens, 7);
     }
 
     #[tokio::test]
