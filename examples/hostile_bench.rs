@@ -92,7 +92,8 @@ async fn main() -> anyhow::Result<()> {
     let megabyte = (0..45_000).map(|i| format!("a{i}: brand {{ name }}")).collect::<Vec<_>>().join(" ");
     let values = vec!["PAID"; 170_000].join(", ");
     let range = r#"range: {from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"}"#;
-    let ranged_within = (0..4_900).map(|i| format!("d{i}: dashboard({range}) {{ orders }}")).collect::<Vec<_>>().join(" ");
+    let ranged_within =
+        (0..4_900).map(|i| format!("d{i}: dashboard({range}) {{ orders }}")).collect::<Vec<_>>().join(" ");
     let ranged = (0..10_000).map(|i| format!("d{i}: dashboard({range}) {{ orders }}")).collect::<Vec<_>>().join(" ");
     let kinds: Vec<(&str, String, &str)> = vec![
         ("floor: `{ brand { name } }`", "{ brand { name } }".into(), "Bench"),
@@ -101,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
         ("6,000 `dashboard` aliases", format!("{{ {aliases} }}"), "LIMIT_EXCEEDED"),
         ("70 levels of nesting", deep, "LIMIT_EXCEEDED"),
         ("1 MB of aliases (the body cap)", format!("{{ {megabyte} }}"), "LIMIT_EXCEEDED"),
-        ("1 MB of values in one argument", format!("{{ orders(filter: {{status: [{values}]}}) {{ totalCount }} }}"), "LIMIT_EXCEEDED"),
+        (
+            "1 MB of values in one argument",
+            format!("{{ orders(filter: {{status: [{values}]}}) {{ totalCount }} }}"),
+            "LIMIT_EXCEEDED",
+        ),
         ("10,000 aliased dashboards with ranges", format!("{{ {ranged} }}"), "LIMIT_EXCEEDED"),
         ("4,900 of them (just within the scan's bounds)", format!("{{ {ranged_within} }}"), "LIMIT_EXCEEDED"),
     ];

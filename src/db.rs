@@ -2,11 +2,10 @@
 //! hand-written aggregate SQL that reads the same on both backends.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use std::time::Duration;
-
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement, Value};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tally.db?mode=rwc";

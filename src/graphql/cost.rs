@@ -24,7 +24,6 @@ use async_graphql::{Name, Variables};
 use async_graphql_value::{ConstValue, Value};
 use serde::Deserialize;
 
-/// Rows a connection returns when `first` is not given, and at most.
 use super::connection::{DEFAULT_PAGE, MAX_PAGE};
 
 /// The weight of the aggregates and writes (a plain field weighs 1).

@@ -1,7 +1,8 @@
 //! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws. Tally reads
 //! `connection_init` itself before the protocol handler sees it, so it can answer with
 //! the protocol's close codes: 4408 when no init arrives in time (`Limits::ws_init_timeout`), 4401 for a missing or
-//! bad key. Outgoing messages pass through one forwarder that also sends keep-alives,
+//! bad key. Every operation a client starts passes the same checks as over HTTP first
+//! (`Gate`). Outgoing messages pass through one forwarder that also sends keep-alives,
 //! closes with 4008 a subscriber that fell too far behind, and with 4403 a connection
 //! whose key was revoked since it connected.
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
+use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -21,7 +23,6 @@ use crate::app::{AppState, Caller, bearer_token, principal};
 use crate::domain::auth;
 use crate::error::AppError;
 use crate::graphql::exec;
-use async_graphql::parser::types::OperationType;
 
 /// How often the server sends a keep-alive (`ping` or legacy `ka`).
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
