@@ -1,11 +1,12 @@
 //! The `tally` command line (SPEC §4).
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::db::DEFAULT_DATABASE_URL;
 use crate::domain::auth::{self, Role};
 use crate::domain::{BrandId, brands, demo};
 use crate::graphql::{self, Limits};
+use crate::http::state::AppState;
 use crate::ids::{self, Kind};
 
 #[derive(Parser)]

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ids;

@@ -7,20 +7,20 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::app::{AppState, bearer, principal};
-use crate::domain::auth::Principal;
 use crate::domain::money::Currency;
 use crate::domain::orders::{self, OrderCursor, OrderFilter, OrderStatus, Scope};
 use crate::domain::time::TimeRange;
-use crate::domain::{BrandId, brands, campaigns, time};
+use crate::domain::{campaigns, time};
 use crate::error::{AppResult, bad_input, not_found};
+use crate::http::caller::Caller;
+use crate::http::state::AppState;
 use crate::http::throttle::RateState;
 use crate::ids::{self, Kind};
 
@@ -68,16 +68,16 @@ fn range_filter(params: &HashMap<String, String>) -> AppResult<OrderFilter> {
 /// The Performance tab's "select records and export": one campaign, current members only.
 async fn orders_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    let who = principal(&state.db, bearer(&headers)).await?;
     let turn = fair_use(&state, &who).await?;
     let mut filter = range_filter(&params)?;
     let campaign_param = params.get("campaignId").map(|s| s.trim()).filter(|s| !s.is_empty());
     let campaign_param = campaign_param.ok_or_else(|| bad_input("campaignId", "campaignId is required"))?;
     let campaign_id = ids::decode(Kind::Campaign, campaign_param).ok_or_else(|| not_found("campaign"))?;
-    let campaign = campaigns::find(&state.db, who.brand, campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
+    let campaign =
+        campaigns::find(&state.db, who.brand_id(), campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
     if let Some(list) = params.get("ids").filter(|s| !s.trim().is_empty()) {
         let mut chosen = Vec::new();
         for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -91,26 +91,25 @@ async fn orders_csv(
         filter.ids = Some(chosen);
     }
     let name = format!("orders-{}.csv", csv::file_slug(&campaign.name));
-    respond(state, who.brand, Scope::Campaign(campaign.id), filter, &name, turn).await
+    respond(state, &who, Scope::Campaign(campaign.id), filter, &name, turn).await
 }
 
 /// "Download" next to Total Sales: every sale in the range, everyone included.
 async fn sales_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    let who = principal(&state.db, bearer(&headers)).await?;
     let turn = fair_use(&state, &who).await?;
     let filter = range_filter(&params)?;
-    respond(state, who.brand, Scope::Brand, filter, "sales.csv", turn).await
+    respond(state, &who, Scope::Brand, filter, "sales.csv", turn).await
 }
 
 /// An export is one operation of the key's rate limit, and expensive for as long as it
 /// streams: it holds one of the key's turns until its last row is sent.
-async fn fair_use(state: &AppState, who: &Principal) -> AppResult<Turn> {
-    let rate = state.throttle.admit(who.key_id, 1)?;
-    Ok(Turn { rate, permit: state.throttle.turn(who.key_id, u64::MAX).await? })
+async fn fair_use(state: &AppState, who: &Caller) -> AppResult<Turn> {
+    let rate = state.throttle.admit(who.key_id(), 1)?;
+    Ok(Turn { rate, permit: state.throttle.turn(who.key_id(), u64::MAX).await? })
 }
 
 struct Turn {
@@ -128,13 +127,13 @@ struct Cursor {
 
 async fn respond(
     state: AppState,
-    brand: BrandId,
+    who: &Caller,
     scope: Scope,
     filter: OrderFilter,
     filename: &str,
     turn: Turn,
 ) -> AppResult<Response> {
-    let currency = brands::currency(&brands::get(&state.db, brand).await?)?;
+    let (brand, currency) = (who.brand_id(), who.currency);
     let db = state.db.clone();
     let start = Cursor { after: None, header: true, done: false, _turn: turn.permit };
     let body = stream::unfold(start, move |mut cur| {

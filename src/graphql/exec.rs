@@ -1,12 +1,30 @@
 //! One door for every GraphQL operation, whichever transport brought it: parse once,
 //! measure (`cost`), refuse what exceeds a limit with LIMIT_EXCEEDED, and only then hand
 //! the parsed document to the engine.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError};
+use async_graphql::{Data, Request, Response, ServerError};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Limits;
 use super::cost::{self, Budget, CostModel, Measured};
-use crate::error::AppError;
+use super::loaders::Loaders;
+use crate::error::{AppError, AppResult};
+use crate::http::caller::Caller;
+use crate::http::state::AppState;
+
+/// How long a loader gathers keys before one batched statement. Over HTTP the batches run
+/// in the request's own task (see `drive`), so they start only once every sibling field
+/// has asked, however long a page takes to resolve; the delay just needs to be non-zero.
+pub const LOADER_DELAY: Duration = Duration::from_millis(1);
 
 /// An operation that passed every check, with the figures it was measured at.
 pub struct Prepared {
@@ -51,4 +69,111 @@ pub async fn model(schema: &super::TallySchema) -> anyhow::Result<CostModel> {
         anyhow::bail!("introspecting the schema for the cost model: {}", err.message);
     }
     CostModel::from_introspection(response.data.into_json()?)
+}
+
+/// Runs the prepared operations of one request in turn, each with fresh loaders whose
+/// batches run inside this task. Together they are one piece of work: when their
+/// aggregates make it expensive, it waits for a turn among the key's expensive operations.
+pub async fn run(state: &AppState, caller: &Caller, operations: Vec<Prepared>) -> AppResult<Vec<Response>> {
+    let aggregates = operations.iter().fold(0u64, |sum, p| sum.saturating_add(p.measured.aggregates));
+    let _turn = state.throttle.turn(caller.key_id(), aggregates).await?;
+    let mut answers = Vec::with_capacity(operations.len());
+    for prepared in operations {
+        answers.push(execute(state, caller, prepared).await);
+    }
+    Ok(answers)
+}
+
+async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Response {
+    let Prepared { request, document, .. } = prepared;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+    let loader = DataLoader::new(loaders(caller), move |task| {
+        let _ = tx.send(task);
+    })
+    .delay(LOADER_DELAY);
+    let operation = request.operation_name.clone();
+    let request = request.data(loader).data(caller.clone()).data(state.bus.clone());
+    let mut response = drive(state.schema.execute(request), rx).await;
+    super::order::reorder(&document, operation.as_deref(), &mut response.data);
+    coded(response)
+}
+
+fn loaders(caller: &Caller) -> Loaders {
+    Loaders { db: caller.db.clone(), brand: caller.brand_id() }
+}
+
+/// Context data for a websocket connection of this caller; its loaders batch on tokio.
+pub fn socket_data(state: &AppState, caller: &Caller) -> Data {
+    let mut data = Data::default();
+    data.insert(DataLoader::new(loaders(caller), tokio::spawn).delay(LOADER_DELAY));
+    data.insert(caller.clone());
+    data.insert(state.bus.clone());
+    data
+}
+
+/// An error as a GraphQL answer: `data` null, the error with its code.
+pub fn error_response(err: AppError) -> Response {
+    Response::from_errors(vec![err.into_server_error()])
+}
+
+/// Gives every error of the engine's own (a malformed document, an unknown field, a bad
+/// argument) the code BAD_USER_INPUT; Tally's errors carry their code already, and every
+/// limit is checked before the engine runs.
+fn coded(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
+}
+
+/// Polls `main` together with the loader batches it starts, all in this one task. A batch
+/// runs only while `main` is waiting on something, never while it is still walking a
+/// page (async-graphql's list resolution yields every 32 items and wakes itself at once),
+/// so every key that one level of a page asks for lands in one batch: the statement count
+/// of a page does not depend on its size or on how fast this machine resolves it.
+async fn drive<F: Future>(main: F, mut spawned: UnboundedReceiver<BoxFuture<'static, ()>>) -> F::Output {
+    let mut running = FuturesUnordered::new();
+    let mut main = std::pin::pin!(main);
+    let woken = Arc::new(AtomicBool::new(false));
+    std::future::poll_fn(move |cx| {
+        let waker = Waker::from(Arc::new(Flagging { woken: woken.clone(), inner: cx.waker().clone() }));
+        let mut flagged = Context::from_waker(&waker);
+        loop {
+            woken.store(false, Ordering::SeqCst);
+            if let Poll::Ready(out) = main.as_mut().poll(&mut flagged) {
+                return Poll::Ready(out);
+            }
+            if woken.load(Ordering::SeqCst) {
+                continue;
+            }
+            while let Poll::Ready(Some(task)) = spawned.poll_recv(cx) {
+                running.push(task);
+            }
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            if !woken.load(Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await
+}
+
+/// A waker that notes it was used, and wakes the task.
+struct Flagging {
+    woken: Arc<AtomicBool>,
+    inner: Waker,
+}
+
+impl Wake for Flagging {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
 }

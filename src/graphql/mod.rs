@@ -2,6 +2,7 @@
 pub mod connection;
 pub mod cost;
 pub mod exec;
+pub mod http;
 pub mod loaders;
 pub mod mutation;
 pub mod order;

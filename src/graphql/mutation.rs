@@ -7,6 +7,7 @@ use crate::domain::approval::{self, Approval};
 use crate::domain::orders::{OrderEvent, RawOrderEvent};
 use crate::domain::{campaigns, creators, memberships, orders, performance, time};
 use crate::error::{AppResult, not_found};
+use crate::http::caller::Caller;
 use crate::ids::{self, Kind};
 
 pub struct Mutation;
@@ -58,8 +59,8 @@ pub struct ConversionPayload {
     pub performance: Option<CreatorPerformance>,
 }
 
-fn admin<'a>(ctx: &Context<'a>) -> AppResult<&'a RequestCtx> {
-    let r = rc(ctx);
+fn admin<'a>(ctx: &Context<'a>) -> AppResult<&'a Caller> {
+    let r = caller(ctx);
     r.principal.require_admin()?;
     Ok(r)
 }

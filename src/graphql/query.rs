@@ -13,7 +13,7 @@ pub struct Query;
 impl Query {
     /// Any object by its id; ids of another brand answer null, like unknown ids.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let brand = r.brand_id();
         let Some((kind, row)) = ids::decode_any(&id) else { return Ok(None) };
         Ok(match kind {
@@ -27,7 +27,7 @@ impl Query {
 
     /// The brand of the API key.
     async fn brand(&self, ctx: &Context<'_>) -> Brand {
-        Brand(rc(ctx).brand.clone())
+        Brand(caller(ctx).brand.clone())
     }
 
     #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
@@ -37,7 +37,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<CampaignConnection> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let limit = connection::page_size(first)?;
         let after = connection::parse_id_cursor(after.as_deref())?;
         let (rows, total) = campaigns::page(&r.db, r.brand_id(), after, limit + 1).await?;
@@ -45,7 +45,7 @@ impl Query {
     }
 
     async fn campaign(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Campaign>> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let Some(row) = ids::decode(Kind::Campaign, &id) else { return Ok(None) };
         Ok(campaigns::find(&r.db, r.brand_id(), row).await?.map(Campaign))
     }
@@ -58,7 +58,7 @@ impl Query {
         after: Option<String>,
         #[graphql(default = false)] include_deleted: bool,
     ) -> Result<CreatorConnection> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let limit = connection::page_size(first)?;
         let after = connection::parse_id_cursor(after.as_deref())?;
         let (rows, total) = creators::page(&r.db, r.brand_id(), include_deleted, after, limit + 1).await?;
@@ -80,7 +80,7 @@ impl Query {
 
     /// Totals across the whole brand, everyone included.
     async fn dashboard(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<Dashboard> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let range = super::types::range(range.as_ref())?;
         Ok(Dashboard(performance::dashboard(&r.db, r.brand_id(), range).await?))
     }

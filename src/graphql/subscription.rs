@@ -54,7 +54,7 @@ fn events(
     kind: &'static str,
     campaign_id: Option<ID>,
 ) -> Result<impl Stream<Item = Result<Arc<event::Model>>> + use<>> {
-    let brand = rc(ctx).brand_id().0;
+    let brand = caller(ctx).brand_id().0;
     let campaign = campaign_id.map(|id| ids::decode(Kind::Campaign, &id).unwrap_or(0));
     let bus = ctx.data::<Bus>()?;
     let closer = ctx.data_opt::<Closer>().cloned();
@@ -86,7 +86,7 @@ impl Subscription {
         ctx: &Context<'_>,
         campaign_id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<OrderStatusChange>> + use<>> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let (db, brand) = (r.db.clone(), r.brand_id());
         Ok(events(ctx, outbox::ORDER_STATUS_CHANGED, campaign_id)?.filter_map(move |e| {
             let db = db.clone();
@@ -105,7 +105,7 @@ impl Subscription {
         ctx: &Context<'_>,
         campaign_id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<Conversion>> + use<>> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         let (db, brand) = (r.db.clone(), r.brand_id());
         Ok(events(ctx, outbox::CONVERSION_APPROVAL_CHANGED, campaign_id)?.filter_map(move |e| {
             let db = db.clone();

@@ -2,33 +2,21 @@
 //! the per-request loaders.
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Interface, Object, Result, SimpleObject};
-use sea_orm::DatabaseConnection;
 
 use super::connection::{self, PageInfo};
 use super::loaders::*;
 use super::scalars::{DateTime, Decimal};
-use crate::domain::auth::Principal;
-use crate::domain::money::{Currency, Rate};
+use crate::domain::money::Rate;
 use crate::domain::orders::{self, OrderCursor, Scope};
 use crate::domain::time::TimeRange as DomainRange;
-use crate::domain::{BrandId, memberships, performance};
+use crate::domain::{memberships, performance};
 use crate::error::{AppError, AppResult, bad_input};
+use crate::http::caller::Caller;
 use crate::ids::{self, Kind};
 use entity::{brand, campaign, conversion, conversion_review, creator, membership, order, order_event};
 
-/// What every resolver of one request shares: the caller, its brand and the database.
-pub struct RequestCtx {
-    pub db: DatabaseConnection,
-    pub principal: Principal,
-    pub brand: brand::Model,
-    pub currency: Currency,
-}
-
-impl RequestCtx {
-    pub fn brand_id(&self) -> BrandId {
-        self.principal.brand
-    }
-
+/// Money in the caller's currency, as the API prints it.
+impl Caller {
     pub fn money(&self, minor: i64) -> Decimal {
         Decimal::of(self.currency.to_decimal(minor))
     }
@@ -41,8 +29,9 @@ impl RequestCtx {
     }
 }
 
-pub fn rc<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
-    ctx.data_unchecked::<RequestCtx>()
+/// Who is asking, and for which brand: every resolver's context.
+pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_unchecked::<Caller>()
 }
 
 pub fn loader<'a>(ctx: &Context<'a>) -> &'a DataLoader<Loaders> {
@@ -192,7 +181,7 @@ impl Creator {
         let r = self::range(range.as_ref())?;
         let key = CommissionOfCreator { creator: self.0.id, from: r.from, to: r.to };
         let minor = loader(ctx).load_one(key).await?.unwrap_or(0);
-        Ok(rc(ctx).money(minor))
+        Ok(caller(ctx).money(minor))
     }
 }
 
@@ -214,13 +203,13 @@ impl Campaign {
     }
     /// Current members: not removed, creator not deleted.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
-        let rows = memberships::current_members(&rc(ctx).db, self.0.id).await?;
+        let rows = memberships::current_members(&caller(ctx).db, self.0.id).await?;
         Ok(rows.into_iter().map(Membership).collect())
     }
     /// The Performance table: one row per current member, and totals over those rows.
     async fn performance(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<CampaignPerformance> {
         let r = self::range(range.as_ref())?;
-        let rows = performance::campaign_rows(&rc(ctx).db, rc(ctx).brand_id(), self.0.id, r, None).await?;
+        let rows = performance::campaign_rows(&caller(ctx).db, caller(ctx).brand_id(), self.0.id, r, None).await?;
         Ok(CampaignPerformance { totals: performance::totals(&rows), rows })
     }
     /// The campaign's orders of current members, newest first.
@@ -258,13 +247,13 @@ impl Membership {
     }
     /// The brand's storeUrl with `?ref=<affiliateCode>`; null without either.
     async fn affiliate_link(&self, ctx: &Context<'_>) -> Option<String> {
-        memberships::affiliate_link(rc(ctx).brand.store_url.as_deref(), self.0.affiliate_code.as_deref())
+        memberships::affiliate_link(caller(ctx).brand.store_url.as_deref(), self.0.affiliate_code.as_deref())
     }
     async fn commission_rate(&self) -> Decimal {
         Decimal::of(Rate::from_scaled(self.0.commission_rate).to_decimal())
     }
     async fn commission_flat(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission_flat)
+        caller(ctx).money(self.0.commission_flat)
     }
     async fn joined_at(&self) -> DateTime {
         DateTime(self.0.joined_at)
@@ -282,10 +271,10 @@ pub struct CampaignPerformance {
 #[Object]
 impl CampaignPerformance {
     async fn rows(&self, ctx: &Context<'_>) -> Result<Vec<CreatorPerformance>> {
-        self.rows.iter().map(|r| CreatorPerformance::new(rc(ctx), r.clone())).collect()
+        self.rows.iter().map(|r| CreatorPerformance::new(caller(ctx), r.clone())).collect()
     }
     async fn totals(&self, ctx: &Context<'_>) -> Result<PerformanceTotals> {
-        PerformanceTotals::new(rc(ctx), &self.totals)
+        PerformanceTotals::new(caller(ctx), &self.totals)
     }
 }
 
@@ -300,7 +289,7 @@ pub struct CreatorPerformance {
 }
 
 impl CreatorPerformance {
-    pub fn new(r: &RequestCtx, row: performance::PerformanceRow) -> Result<CreatorPerformance> {
+    pub fn new(r: &Caller, row: performance::PerformanceRow) -> Result<CreatorPerformance> {
         Ok(CreatorPerformance { figures: PerformanceTotals::new(r, &row.figures())?, row })
     }
 }
@@ -316,7 +305,7 @@ impl CreatorPerformance {
     }
     async fn affiliate_link(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
-        let store = rc(ctx).brand.store_url.as_deref();
+        let store = caller(ctx).brand.store_url.as_deref();
         Ok(m.and_then(|m| memberships::affiliate_link(store, m.affiliate_code.as_deref())))
     }
 }
@@ -332,7 +321,7 @@ pub struct PerformanceTotals {
 }
 
 impl PerformanceTotals {
-    pub fn new(r: &RequestCtx, t: &performance::Totals) -> Result<PerformanceTotals> {
+    pub fn new(r: &Caller, t: &performance::Totals) -> Result<PerformanceTotals> {
         Ok(PerformanceTotals {
             orders: t.orders,
             sales: r.money_sum(t.sales)?,
@@ -360,7 +349,7 @@ impl Order {
         creator_of(ctx, self.0.creator_id).await
     }
     async fn amount(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.amount)
+        caller(ctx).money(self.0.amount)
     }
     async fn currency(&self) -> &str {
         &self.0.currency
@@ -435,7 +424,7 @@ impl OrderConnection {
     ) -> AppResult<OrderConnection> {
         let limit = connection::page_size(first)?;
         let cursor = connection::parse_order_cursor(after)?;
-        let r = rc(ctx);
+        let r = caller(ctx);
         let rows = orders::page(&r.db, r.brand_id(), scope, &filter, cursor, limit + 1).await?;
         let (rows, more) = connection::split_page(rows, limit);
         let edges: Vec<(String, order::Model)> = rows
@@ -458,7 +447,7 @@ impl OrderConnection {
     }
     /// All orders matching the filter, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let r = rc(ctx);
+        let r = caller(ctx);
         Ok(orders::count(&r.db, r.brand_id(), self.scope, &self.filter).await? as i64)
     }
 }
@@ -485,13 +474,13 @@ impl Conversion {
     }
     /// The commission pinned when the conversion was created.
     async fn commission(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission)
+        caller(ctx).money(self.0.commission)
     }
     /// The commission when approved and the order is paid, else 0.
     async fn earned_commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
         let order = loader(ctx).load_one(OrderKey(self.0.order_id)).await?.ok_or_else(|| missing("order"))?;
         let earned = self.0.approval == "APPROVED" && order.status == "PAID";
-        Ok(rc(ctx).money(if earned { self.0.commission } else { 0 }))
+        Ok(caller(ctx).money(if earned { self.0.commission } else { 0 }))
     }
     async fn approval(&self) -> ConversionApproval {
         ConversionApproval::stored(&self.0.approval)
@@ -533,13 +522,13 @@ pub struct Dashboard(pub performance::Dashboard);
 #[Object]
 impl Dashboard {
     async fn total_sales(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        rc(ctx).money_sum(self.0.total_sales)
+        caller(ctx).money_sum(self.0.total_sales)
     }
     async fn orders(&self) -> i64 {
         self.0.orders
     }
     async fn commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        rc(ctx).money_sum(self.0.commission)
+        caller(ctx).money_sum(self.0.commission)
     }
     async fn by_campaign(&self) -> Vec<CampaignSales> {
         self.0.by_campaign.iter().cloned().map(CampaignSales).collect()
@@ -554,14 +543,14 @@ impl CampaignSales {
         campaign_of(ctx, self.0.campaign_id).await
     }
     async fn sales(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.sales)
+        caller(ctx).money(self.0.sales)
     }
     async fn orders(&self) -> i64 {
         self.0.orders
     }
     /// Earned commission of the campaign's orders.
     async fn commission(&self, ctx: &Context<'_>) -> Decimal {
-        rc(ctx).money(self.0.commission)
+        caller(ctx).money(self.0.commission)
     }
 }
 

@@ -12,17 +12,20 @@ use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
+use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
-use crate::app::{AppState, Caller, bearer_token, principal};
 use crate::domain::auth;
 use crate::error::AppError;
 use crate::graphql::exec;
+use crate::http::caller::{Caller, bearer_token};
+use crate::http::state::AppState;
 
 /// How often the server sends a keep-alive (`ping` or legacy `ka`).
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -41,7 +44,11 @@ impl Closer {
     }
 }
 
-pub async fn upgrade(
+pub fn router() -> Router<AppState> {
+    Router::new().route("/graphql/ws", get(upgrade))
+}
+
+async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     protocol: GraphQLProtocol,
@@ -87,11 +94,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
         return;
     }
     let key = init.get("payload").and_then(key_of);
-    let caller = match principal(&state.db, key.as_deref()).await {
-        Ok(p) => Caller::load(&state, p).await,
-        Err(e) => Err(e),
-    };
-    let caller = match caller {
+    let caller = match Caller::authenticate(&state, key.as_deref()).await {
         Ok(c) => c,
         Err(AppError::Unauthenticated(_)) => {
             let _ = sink.send(close(4401, "Unauthorized")).await;
@@ -105,7 +108,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
     };
 
     let (close_tx, mut close_rx) = watch::channel(None);
-    let mut data: Data = caller.data(&state);
+    let mut data: Data = exec::socket_data(&state, &caller);
     data.insert(Closer(close_tx));
 
     // The init message is replayed to the protocol handler, which acknowledges it. Reading
@@ -251,7 +254,7 @@ impl Gate {
         }
         let gate = self.clone();
         tokio::spawn(async move {
-            match gate.caller.run(&gate.state, vec![prepared]).await {
+            match exec::run(&gate.state, &gate.caller, vec![prepared]).await {
                 Ok(answers) => {
                     for answer in answers {
                         let kind = if gate.legacy { "data" } else { "next" };

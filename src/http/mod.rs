@@ -1,12 +1,19 @@
-//! What every HTTP and websocket adapter shares beyond the router: the accept loop, the
-//! layers that bound every request, and fair use per key.
+//! What every HTTP and websocket adapter shares: the state, the caller, the accept loop,
+//! the layers that bound every request, fair use per key, and the health routes.
+pub mod caller;
+pub mod health;
 pub mod layers;
 pub mod serve;
+pub mod state;
 pub mod throttle;
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+
+use crate::error::{AppError, AppResult};
 
 /// A refusal in the shape its route answers errors in: a GraphQL answer on `/graphql`,
 /// `{"error": {"code", "message"}}` elsewhere.
@@ -17,4 +24,15 @@ pub fn refusal(path: &str, status: StatusCode, code: &str, message: &str) -> Res
         serde_json::json!({ "error": { "code": code, "message": message } })
     };
     (status, Json(body)).into_response()
+}
+
+/// The request body, or LIMIT_EXCEEDED past the body cap.
+pub fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> AppResult<Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
+        } else {
+            AppError::BadUserInput { message: rejection.body_text(), field: None }
+        }
+    })
 }

@@ -12,10 +12,10 @@ use hmac::{Hmac, Mac};
 use serde_json::value::RawValue;
 use sha2::Sha256;
 
-use crate::app::AppState;
 use crate::domain::orders::{self, OrderEvent};
 use crate::domain::{BrandId, brands};
 use crate::error::{AppError, AppResult};
+use crate::http::state::AppState;
 use crate::ids::{self, Kind};
 use entity::brand;
 
@@ -36,7 +36,7 @@ async fn verified(
     body: Result<Bytes, BytesRejection>,
     signature_of: impl FnOnce(&HeaderMap) -> Option<Vec<u8>>,
 ) -> AppResult<(brand::Model, Bytes)> {
-    let body = crate::app::read_body(body, state.limits.body_bytes)?;
+    let body = crate::http::read_body(body, state.limits.body_bytes)?;
     let brand = match ids::decode(Kind::Brand, brand_id) {
         Some(id) => brands::find(&state.db, BrandId(id)).await?,
         None => None,

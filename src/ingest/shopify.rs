@@ -9,10 +9,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::app::AppState;
 use crate::domain::orders::{OrderEvent, OrderStatus};
 use crate::domain::{brands, money::Currency, text, time};
 use crate::error::{AppError, AppResult, bad_input};
+use crate::http::state::AppState;
 
 pub const TOPICS: [&str; 4] = ["orders/create", "orders/paid", "orders/updated", "orders/cancelled"];
 

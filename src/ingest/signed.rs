@@ -8,11 +8,11 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::app::AppState;
 use crate::domain::brands;
 use crate::domain::money::Currency;
 use crate::domain::orders::{OrderEvent, RawOrderEvent};
 use crate::error::{AppError, AppResult, bad_input};
+use crate::http::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

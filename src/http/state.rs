@@ -1,0 +1,61 @@
+//! What every adapter shares: the database, the schema and its cost model, fair use, the
+//! event bus and the limits.
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use sea_orm::DatabaseConnection;
+
+use super::throttle::Throttle;
+use crate::db::{self, StatementCounter};
+use crate::events::Bus;
+use crate::graphql::cost::CostModel;
+use crate::graphql::{Limits, TallySchema, build_schema, exec};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: TallySchema,
+    /// What each field of the schema costs, for `graphql::exec::prepare`.
+    pub cost: Arc<CostModel>,
+    pub throttle: Arc<Throttle>,
+    pub bus: Bus,
+    pub limits: Limits,
+    pub statements: StatementCounter,
+    /// The key GraphiQL is pre-filled with (demo mode only).
+    pub graphiql_key: Option<String>,
+    /// Browser origins allowed to call the API (CORS); none by default.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+impl AppState {
+    pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
+        let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
+        let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
+        let schema = build_schema();
+        let cost = Arc::new(exec::model(&schema).await?);
+        let throttle = Arc::new(Throttle::new(&limits));
+        let idle = Arc::downgrade(&throttle);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match idle.upgrade() {
+                    Some(throttle) => throttle.forget_idle(),
+                    None => break,
+                }
+            }
+        });
+        Ok(AppState {
+            schema,
+            cost,
+            throttle,
+            db,
+            bus,
+            limits,
+            statements,
+            graphiql_key: None,
+            cors_origins: Vec::new(),
+        })
+    }
+}
