@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app;
 use crate::db::DEFAULT_DATABASE_URL;
-use crate::domain::auth::{self, Role};
+use crate::domain::auth;
 use crate::domain::{BrandId, brands, demo};
 use crate::graphql::{self, Limits};
 use crate::http::state::AppState;
@@ -222,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (db, _) = crate::db::connect(&cli.database_url).await?;
             let brand =
                 ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let role = auth::parse_role(&role).map_err(|e| anyhow::anyhow!(e.public_message()))?;
             brands::get(&db, BrandId(brand)).await.map_err(|_| anyhow::anyhow!("unknown brand id {brand_id}"))?;
             let key = auth::create_key(&db, BrandId(brand), &name, role)
                 .await

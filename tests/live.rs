@@ -151,15 +151,15 @@ async fn a_subscriber_that_falls_behind_is_closed_with_4008(backend: Backend) {
     for i in 0..64 {
         let change = tally::domain::outbox::OrderStatusChanged {
             order_id,
-            previous_status: Some("PAID".into()),
-            status: "PAID".into(),
+            previous_status: Some(entity::enums::OrderStatus::Paid),
+            status: entity::enums::OrderStatus::Paid,
             changed_at: 1_772_000_000_000 + i,
         };
         tally::domain::outbox::append(
             &txn,
             brand_id,
             campaign_id,
-            tally::domain::outbox::ORDER_STATUS_CHANGED,
+            entity::enums::EventKind::OrderStatusChanged,
             &change,
         )
         .await

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+pub use crate::enums::EventKind;
+
 /// The outbox: every announced change, written in the transaction that made it.
 /// `id` is the monotonically increasing sequence subscribers resume from.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,14 +11,22 @@ pub struct Model {
     pub id: i64,
     pub brand_id: i64,
     pub campaign_id: i64,
-    /// `ORDER_STATUS_CHANGED` or `CONVERSION_APPROVAL_CHANGED`.
-    pub kind: String,
+    pub kind: EventKind,
     /// JSON describing the change.
     pub payload: String,
     pub created_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(belongs_to = "super::brand::Entity", from = "Column::BrandId", to = "super::brand::Column::Id")]
+    Brand,
+}
+
+impl Related<super::brand::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Brand.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

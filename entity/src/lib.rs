@@ -7,6 +7,7 @@ pub mod conversion;
 pub mod conversion_review;
 pub mod creator;
 pub mod demo_brand;
+pub mod enums;
 pub mod event;
 pub mod membership;
 pub mod order;

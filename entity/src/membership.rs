@@ -21,6 +21,31 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(belongs_to = "super::brand::Entity", from = "Column::BrandId", to = "super::brand::Column::Id")]
+    Brand,
+    #[sea_orm(belongs_to = "super::campaign::Entity", from = "Column::CampaignId", to = "super::campaign::Column::Id")]
+    Campaign,
+    #[sea_orm(belongs_to = "super::creator::Entity", from = "Column::CreatorId", to = "super::creator::Column::Id")]
+    Creator,
+}
+
+impl Related<super::brand::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Brand.def()
+    }
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Campaign.def()
+    }
+}
+
+impl Related<super::creator::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Creator.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_tables;
 mod m20261124_000002_order_rollups;
 mod m20261124_000003_demo_brand;
+mod m20261124_000004_partial_indexes_in_sea_query;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261124_000002_order_rollups::Migration),
             Box::new(m20261124_000003_demo_brand::Migration),
+            Box::new(m20261124_000004_partial_indexes_in_sea_query::Migration),
         ]
     }
 }

@@ -1,34 +1,23 @@
 //! Conversion approval (SPEC §1 rule 4): APPROVED ⇄ REJECTED through one conditional
 //! UPDATE, so concurrent reviewers never lose a change and each applied change has
 //! exactly one review entry and one announcement.
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 
 use super::auth::Principal;
 use super::outbox::{self, ConversionApprovalChanged};
 use super::rollup::{self, Bucket, Contribution};
 use super::{BrandId, text, time};
-use crate::db::Sql;
 use crate::error::{AppError, AppResult, not_found};
+use entity::enums::EventKind;
 use entity::{conversion, conversion_review};
 
 pub const MAX_REASON: usize = 500;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Approval {
-    Approved,
-    Rejected,
-}
-
-impl Approval {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Approval::Approved => "APPROVED",
-            Approval::Rejected => "REJECTED",
-        }
-    }
-}
+pub use entity::enums::Approval;
 
 /// Moves a conversion to `to` from the other approval, or refuses with INVALID_TRANSITION.
 pub async fn review(
@@ -48,27 +37,24 @@ pub async fn review(
     };
     let now = time::now();
     let txn = db.begin().await?;
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new("UPDATE conversions SET approval = ");
-    let p = sql.bind(to.as_str());
-    sql.push(&p);
-    let p = sql.bind(now);
-    sql.push(", reviewed_at = ").push(&p);
-    let p = sql.bind(reason.clone());
-    sql.push(", rejection_reason = ").push(&p);
-    let p = sql.bind(conversion_id);
-    sql.push(" WHERE id = ").push(&p);
-    let p = sql.bind(who.brand.0);
-    sql.push(" AND brand_id = ").push(&p);
-    let p = sql.bind(from.as_str());
-    sql.push(" AND approval = ").push(&p);
-    let applied = txn.execute_raw(sql.build(backend)).await?.rows_affected() == 1;
+    // One conditional UPDATE: of concurrent reviewers exactly one moves it.
+    let applied = conversion::Entity::update_many()
+        .col_expr(conversion::Column::Approval, Expr::value(to))
+        .col_expr(conversion::Column::ReviewedAt, Expr::value(now))
+        .col_expr(conversion::Column::RejectionReason, Expr::value(reason.clone()))
+        .filter(conversion::Column::Id.eq(conversion_id))
+        .filter(conversion::Column::BrandId.eq(who.brand.0))
+        .filter(conversion::Column::Approval.eq(from))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
     let current = find(&txn, who.brand, conversion_id).await?.ok_or_else(|| not_found("conversion"))?;
     if !applied {
         return Err(AppError::InvalidTransition(format!(
             "the conversion is {}; only an {} conversion can be {}",
-            current.approval,
-            from.as_str(),
+            current.approval.to_value(),
+            from.to_value(),
             match to {
                 Approval::Rejected => "rejected",
                 Approval::Approved => "restored by undoRejection",
@@ -78,22 +64,22 @@ pub async fn review(
     // The order's row lock orders this against a concurrent status change, so the two
     // deltas are computed from each other's committed results, never from stale reads.
     let order = super::orders::lock(&txn, current.order_id).await?;
-    let before = Contribution::of(&order.status, order.amount, from.as_str(), current.commission);
-    let after = Contribution::of(&order.status, order.amount, to.as_str(), current.commission);
+    let before = Contribution::of(order.status, order.amount, from, current.commission);
+    let after = Contribution::of(order.status, order.amount, to, current.commission);
     rollup::apply(&txn, Bucket::of(&order), after.minus(before)).await?;
-    conversion_review::Entity::insert(conversion_review::ActiveModel {
-        brand_id: sea_orm::Set(who.brand.0),
-        conversion_id: sea_orm::Set(conversion_id),
-        action: sea_orm::Set(to.as_str().to_string()),
-        by_key: sea_orm::Set(who.key_name.clone()),
-        at: sea_orm::Set(now),
-        reason: sea_orm::Set(reason),
+    conversion_review::ActiveModel {
+        brand_id: Set(who.brand.0),
+        conversion_id: Set(conversion_id),
+        action: Set(to),
+        by_key: Set(who.key_name.clone()),
+        at: Set(now),
+        reason: Set(reason),
         ..Default::default()
-    })
-    .exec(&txn)
+    }
+    .insert(&txn)
     .await?;
-    let change = ConversionApprovalChanged { conversion_id, approval: to.as_str().to_string(), at: now };
-    outbox::append(&txn, who.brand.0, current.campaign_id, outbox::CONVERSION_APPROVAL_CHANGED, &change).await?;
+    let change = ConversionApprovalChanged { conversion_id, approval: to, at: now };
+    outbox::append(&txn, who.brand.0, current.campaign_id, EventKind::ConversionApprovalChanged, &change).await?;
     txn.commit().await?;
     Ok(current)
 }

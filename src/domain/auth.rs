@@ -1,34 +1,20 @@
 //! API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of
 //! entropy, so a slow password hash adds nothing), looked up by hash.
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use super::{BrandId, time};
 use crate::error::{AppError, AppResult, bad_input, unauthenticated};
 use entity::api_key;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Viewer,
-}
+pub use entity::enums::Role;
 
-impl Role {
-    pub fn parse(text: &str) -> Result<Role, AppError> {
-        match text.to_ascii_uppercase().as_str() {
-            "ADMIN" => Ok(Role::Admin),
-            "VIEWER" => Ok(Role::Viewer),
-            _ => Err(bad_input("role", format!("'{text}' is not a role: ADMIN or VIEWER"))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "ADMIN",
-            Role::Viewer => "VIEWER",
-        }
-    }
+/// A role as an operator writes it, in any case: `ADMIN` or `VIEWER`.
+pub fn parse_role(text: &str) -> Result<Role, AppError> {
+    Role::iter()
+        .find(|r| r.to_value().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| bad_input("role", format!("'{text}' is not a role: ADMIN or VIEWER")))
 }
 
 /// Who is calling: the key's brand, name and role.
@@ -71,7 +57,7 @@ pub async fn create_key(
     api_key::ActiveModel {
         brand_id: Set(brand.0),
         name: Set(name),
-        role: Set(role.as_str().to_string()),
+        role: Set(role),
         key_hash: Set(hash_key(&secret)),
         revoked: Set(false),
         created_at: Set(time::now()),
@@ -112,5 +98,5 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Pr
         .await?
         .filter(|k| !k.revoked)
         .ok_or_else(unauthenticated)?;
-    Ok(Principal { brand: BrandId(key.brand_id), key_id: key.id, key_name: key.name, role: Role::parse(&key.role)? })
+    Ok(Principal { brand: BrandId(key.brand_id), key_id: key.id, key_name: key.name, role: key.role })
 }

@@ -1,8 +1,10 @@
 //! Orders in (SPEC §1 rules 1–3): attribution, the pinned commission, and live status
 //! applied in event-time order. `record` is the one door for GraphQL and both webhooks.
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, Iterable, ModelTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    TryInsertResult,
 };
 
 use super::money::{self, Currency, Rate};
@@ -12,60 +14,25 @@ use super::time::{self, Millis, TimeRange};
 use super::{BrandId, text};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult, bad_input};
-use entity::{conversion, membership, order};
+use entity::enums::{Approval, EventKind};
+use entity::{conversion, membership, order, order_event};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderStatus {
-    Paid,
-    Canceled,
-    Refunded,
-}
+pub use entity::enums::{Attribution, OrderStatus};
 
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 3] = [OrderStatus::Paid, OrderStatus::Canceled, OrderStatus::Refunded];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Paid => "PAID",
-            OrderStatus::Canceled => "CANCELED",
-            OrderStatus::Refunded => "REFUNDED",
-        }
-    }
-
-    /// Which of two events stamped at the same instant wins, so that every arrival order
-    /// ends in the same state: a refund over a cancellation over a payment (the later
-    /// steps of an order's life).
-    pub fn precedence(self) -> u8 {
-        match self {
-            OrderStatus::Paid => 0,
-            OrderStatus::Canceled => 1,
-            OrderStatus::Refunded => 2,
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<OrderStatus> {
-        match text {
-            "PAID" => Some(OrderStatus::Paid),
-            "CANCELED" => Some(OrderStatus::Canceled),
-            "REFUNDED" => Some(OrderStatus::Refunded),
-            _ => None,
-        }
+/// Which of two events stamped at the same instant wins, so that every arrival order ends
+/// in the same state: a refund over a cancellation over a payment (the later steps of an
+/// order's life).
+pub fn precedence(status: OrderStatus) -> u8 {
+    match status {
+        OrderStatus::Paid => 0,
+        OrderStatus::Canceled => 1,
+        OrderStatus::Refunded => 2,
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attribution {
-    CouponCode,
-    AffiliateLink,
-}
-
-impl Attribution {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Attribution::CouponCode => "COUPON_CODE",
-            Attribution::AffiliateLink => "AFFILIATE_LINK",
-        }
-    }
+/// A status as clients write it: `PAID`, `CANCELED` or `REFUNDED`.
+pub fn parse_status(text: &str) -> Option<OrderStatus> {
+    OrderStatus::iter().find(|s| s.to_value() == text)
 }
 
 /// A status event about a store order, parsed and valid.
@@ -102,7 +69,7 @@ impl OrderEvent {
             return Err(bad_input("currency", format!("currency {sent} differs from the brand's currency {currency}")));
         }
         let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| bad_input("amount", m))?;
-        let status = OrderStatus::parse(raw.status.trim()).ok_or_else(|| {
+        let status = parse_status(raw.status.trim()).ok_or_else(|| {
             bad_input("status", format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
         })?;
         let occurred_at = time::parse_event_time(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
@@ -164,28 +131,23 @@ async fn find_for_update(
     brand: BrandId,
     external_id: &str,
 ) -> AppResult<Option<order::Model>> {
-    let mut sql = Sql::new("SELECT * FROM orders WHERE 1 = 1");
-    sql.and("brand_id =", brand.0).and("external_id =", external_id);
-    select_for_update(db, sql).await
+    let found = order::Entity::find()
+        .filter(order::Column::BrandId.eq(brand.0))
+        .filter(order::Column::ExternalId.eq(external_id))
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    Ok(found)
 }
 
-/// An order by id, locked for the rest of the transaction.
+/// An order by id, locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL;
+/// SQLite has one writer at a time anyway).
 pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> AppResult<order::Model> {
-    let mut sql = Sql::new("SELECT * FROM orders WHERE 1 = 1");
-    sql.and("id =", order_id);
-    select_for_update(db, sql)
+    order::Entity::find_by_id(order_id)
+        .lock_exclusive()
+        .one(db)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversion without order {order_id}")))
-}
-
-/// Runs an orders SELECT with `FOR UPDATE` on PostgreSQL; SQLite has one writer at a
-/// time anyway (and no such clause).
-async fn select_for_update(db: &impl ConnectionTrait, mut sql: Sql) -> AppResult<Option<order::Model>> {
-    let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
-    Ok(order::Model::find_by_statement(sql.build(backend)).one(db).await?)
 }
 
 /// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
@@ -238,61 +200,62 @@ async fn insert_order(
     currency: Currency,
     event: &OrderEvent,
 ) -> AppResult<Option<Recorded>> {
-    let backend = db.get_database_backend();
     let now = time::now();
-    let ordered_at = event.ordered_at.unwrap_or(event.occurred_at);
-    let mut sql = Sql::new(
-        "INSERT INTO orders (brand_id, campaign_id, creator_id, membership_id, external_id, amount, \
-         currency, status, coupon_code, ordered_at, status_changed_at, last_event_at, created_at) VALUES (",
-    );
-    let values = sql.bind_list::<sea_orm::Value>([
-        membership.brand_id.into(),
-        membership.campaign_id.into(),
-        membership.creator_id.into(),
-        membership.id.into(),
-        event.external_id.clone().into(),
-        event.amount.into(),
-        currency.code().to_string().into(),
-        event.status.as_str().into(),
-        event.coupon_code.clone().into(),
-        ordered_at.into(),
-        event.occurred_at.into(),
-        event.occurred_at.into(),
-        now.into(),
-    ]);
-    sql.push(&values);
-    sql.push(") ON CONFLICT (brand_id, external_id) DO NOTHING RETURNING *");
-    let Some(order) = order::Model::find_by_statement(sql.build(backend)).one(db).await? else {
-        return Ok(None);
+    let new = order::ActiveModel {
+        brand_id: Set(membership.brand_id),
+        campaign_id: Set(membership.campaign_id),
+        creator_id: Set(membership.creator_id),
+        membership_id: Set(membership.id),
+        external_id: Set(event.external_id.clone()),
+        amount: Set(event.amount),
+        currency: Set(currency.code().to_string()),
+        status: Set(event.status),
+        coupon_code: Set(event.coupon_code.clone()),
+        ordered_at: Set(event.ordered_at.unwrap_or(event.occurred_at)),
+        status_changed_at: Set(event.occurred_at),
+        last_event_at: Set(event.occurred_at),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = order::Entity::insert(new)
+        .on_conflict_do_nothing_on([order::Column::BrandId, order::Column::ExternalId])
+        .exec_with_returning(db)
+        .await;
+    let order = match inserted {
+        Ok(TryInsertResult::Inserted(order)) => order,
+        // On PostgreSQL, SeaORM 2.0 reports the empty RETURNING of a conflict as
+        // RecordNotFound rather than Conflicted.
+        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty) | Err(DbErr::RecordNotFound(_)) => return Ok(None),
+        Err(err) => return Err(err.into()),
     };
     insert_history(db, &order, event.status, event.occurred_at, &event.source).await?;
     let rate = Rate::from_scaled(membership.commission_rate);
     let commission = money::commission(event.amount, rate, membership.commission_flat);
-    conversion::Entity::insert(conversion::ActiveModel {
-        brand_id: sea_orm::Set(order.brand_id),
-        order_id: sea_orm::Set(order.id),
-        campaign_id: sea_orm::Set(order.campaign_id),
-        creator_id: sea_orm::Set(order.creator_id),
-        membership_id: sea_orm::Set(membership.id),
-        attribution: sea_orm::Set(attribution.as_str().to_string()),
-        commission: sea_orm::Set(commission),
-        approval: sea_orm::Set("APPROVED".to_string()),
-        reviewed_at: sea_orm::Set(None),
-        rejection_reason: sea_orm::Set(None),
-        created_at: sea_orm::Set(now),
+    conversion::ActiveModel {
+        brand_id: Set(order.brand_id),
+        order_id: Set(order.id),
+        campaign_id: Set(order.campaign_id),
+        creator_id: Set(order.creator_id),
+        membership_id: Set(membership.id),
+        attribution: Set(attribution),
+        commission: Set(commission),
+        approval: Set(Approval::Approved),
+        reviewed_at: Set(None),
+        rejection_reason: Set(None),
+        created_at: Set(now),
         ..Default::default()
-    })
-    .exec(db)
+    }
+    .insert(db)
     .await?;
-    let counted = Contribution::of(&order.status, order.amount, "APPROVED", commission);
+    let counted = Contribution::of(order.status, order.amount, Approval::Approved, commission);
     rollup::apply(db, Bucket::of(&order), counted).await?;
     let change = OrderStatusChanged {
         order_id: order.id,
         previous_status: None,
-        status: order.status.clone(),
+        status: order.status,
         changed_at: order.status_changed_at,
     };
-    outbox::append(db, order.brand_id, order.campaign_id, outbox::ORDER_STATUS_CHANGED, &change).await?;
+    outbox::append(db, order.brand_id, order.campaign_id, EventKind::OrderStatusChanged, &change).await?;
     Ok(Some(Recorded { order: Some(order), announced: true }))
 }
 
@@ -304,21 +267,24 @@ async fn insert_history(
     occurred_at: Millis,
     source: &str,
 ) -> AppResult<bool> {
-    let backend = db.get_database_backend();
-    let mut sql =
-        Sql::new("INSERT INTO order_events (brand_id, order_id, status, occurred_at, source, received_at) VALUES (");
-    let values = sql.bind_list::<sea_orm::Value>([
-        order.brand_id.into(),
-        order.id.into(),
-        status.as_str().into(),
-        occurred_at.into(),
-        source.into(),
-        time::now().into(),
-    ]);
-    sql.push(&values);
-    sql.push(") ON CONFLICT (order_id, occurred_at, status) DO NOTHING");
-    let result = db.execute_raw(sql.build(backend)).await?;
-    Ok(result.rows_affected() == 1)
+    let event = order_event::ActiveModel {
+        brand_id: Set(order.brand_id),
+        order_id: Set(order.id),
+        status: Set(status),
+        occurred_at: Set(occurred_at),
+        source: Set(source.to_string()),
+        received_at: Set(time::now()),
+        ..Default::default()
+    };
+    let inserted = order_event::Entity::insert(event)
+        .on_conflict_do_nothing_on([
+            order_event::Column::OrderId,
+            order_event::Column::OccurredAt,
+            order_event::Column::Status,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(1)))
 }
 
 /// Rule 3 on a locked, existing order: newer events apply, older ones only join the
@@ -328,43 +294,35 @@ async fn insert_history(
 /// sales follow it; the commission stays as pinned when the conversion was created (rule 2).
 async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> AppResult<Recorded> {
     let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
-    let current = OrderStatus::parse(&existing.status).map_or(0, OrderStatus::precedence);
-    let newer = (event.occurred_at, event.status.precedence()) > (existing.last_event_at, current);
+    let newer = (event.occurred_at, precedence(event.status)) > (existing.last_event_at, precedence(existing.status));
     if !fresh || !newer {
         return Ok(Recorded { order: Some(existing), announced: false });
     }
-    let previous = existing.status.clone();
-    let changed = previous != event.status.as_str();
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new("UPDATE orders SET last_event_at = ");
-    let p = sql.bind(event.occurred_at);
-    sql.push(&p);
+    let previous = existing.status;
+    let changed = previous != event.status;
+    let mut update = order::Entity::update_many().col_expr(order::Column::LastEventAt, Expr::value(event.occurred_at));
     if changed {
-        let p = sql.bind(event.status.as_str());
-        sql.push(", status = ").push(&p);
-        let p = sql.bind(event.occurred_at);
-        sql.push(", status_changed_at = ").push(&p);
+        update = update
+            .col_expr(order::Column::Status, Expr::value(event.status))
+            .col_expr(order::Column::StatusChangedAt, Expr::value(event.occurred_at));
     }
     if event.amount != existing.amount {
-        let p = sql.bind(event.amount);
-        sql.push(", amount = ").push(&p);
+        update = update.col_expr(order::Column::Amount, Expr::value(event.amount));
     }
-    let p = sql.bind(existing.id);
-    sql.push(" WHERE id = ").push(&p);
-    db.execute_raw(sql.build(backend)).await?;
+    update.filter(order::Column::Id.eq(existing.id)).exec(db).await?;
     let before = existing.clone();
     let mut updated = existing;
     updated.last_event_at = event.occurred_at;
     updated.amount = event.amount;
-    updated.status = event.status.as_str().to_string();
+    updated.status = event.status;
     if changed || before.amount != updated.amount {
-        let conversion = conversion::Entity::find()
-            .filter(conversion::Column::OrderId.eq(before.id))
+        let conversion = before
+            .find_related(conversion::Entity)
             .one(db)
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {} has no conversion", before.id)))?;
-        let was = Contribution::of(&before.status, before.amount, &conversion.approval, conversion.commission);
-        let now = Contribution::of(&updated.status, updated.amount, &conversion.approval, conversion.commission);
+        let was = Contribution::of(before.status, before.amount, conversion.approval, conversion.commission);
+        let now = Contribution::of(updated.status, updated.amount, conversion.approval, conversion.commission);
         rollup::apply(db, Bucket::of(&updated), now.minus(was)).await?;
     }
     if !changed {
@@ -374,10 +332,10 @@ async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: 
     let change = OrderStatusChanged {
         order_id: updated.id,
         previous_status: Some(previous),
-        status: updated.status.clone(),
+        status: updated.status,
         changed_at: event.occurred_at,
     };
-    outbox::append(db, updated.brand_id, updated.campaign_id, outbox::ORDER_STATUS_CHANGED, &change).await?;
+    outbox::append(db, updated.brand_id, updated.campaign_id, EventKind::OrderStatusChanged, &change).await?;
     Ok(Recorded { order: Some(updated), announced: true })
 }
 
@@ -425,8 +383,8 @@ fn where_clause(sql: &mut Sql, brand: BrandId, scope: Scope, filter: &OrderFilte
     }
     if !filter.statuses.is_empty() {
         // Each status once, however often the filter repeats it.
-        let wanted = OrderStatus::ALL.into_iter().filter(|s| filter.statuses.contains(s));
-        sql.and_in("o.status", wanted.map(OrderStatus::as_str));
+        let wanted = OrderStatus::iter().filter(|s| filter.statuses.contains(s));
+        sql.and_in("o.status", wanted.map(|s| s.to_value()));
     }
     push_range(sql, filter.range);
     if let Some(creator) = filter.creator_id {
@@ -489,10 +447,10 @@ pub struct ExportRow {
     pub creator_handle: Option<String>,
     pub coupon_code: Option<String>,
     pub ordered_at: Millis,
-    pub status: String,
+    pub status: OrderStatus,
     pub amount: i64,
     pub currency: String,
-    pub approval: String,
+    pub approval: Approval,
     /// Earned commission (rule 5), so the column sums to the Performance total.
     pub earned: i64,
 }

@@ -5,10 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::time;
 use crate::error::AppResult;
+use entity::enums::{Approval, EventKind, OrderStatus};
 use entity::event;
 
-pub const ORDER_STATUS_CHANGED: &str = "ORDER_STATUS_CHANGED";
-pub const CONVERSION_APPROVAL_CHANGED: &str = "CONVERSION_APPROVAL_CHANGED";
 /// The PostgreSQL NOTIFY channel; payloads carry only the brand id.
 pub const CHANNEL: &str = "tally_events";
 
@@ -16,8 +15,8 @@ pub const CHANNEL: &str = "tally_events";
 #[serde(rename_all = "camelCase")]
 pub struct OrderStatusChanged {
     pub order_id: i64,
-    pub previous_status: Option<String>,
-    pub status: String,
+    pub previous_status: Option<OrderStatus>,
+    pub status: OrderStatus,
     pub changed_at: i64,
 }
 
@@ -25,7 +24,7 @@ pub struct OrderStatusChanged {
 #[serde(rename_all = "camelCase")]
 pub struct ConversionApprovalChanged {
     pub conversion_id: i64,
-    pub approval: String,
+    pub approval: Approval,
     pub at: i64,
 }
 
@@ -33,14 +32,14 @@ pub async fn append(
     db: &impl ConnectionTrait,
     brand_id: i64,
     campaign_id: i64,
-    kind: &str,
+    kind: EventKind,
     payload: &impl Serialize,
 ) -> AppResult<()> {
     let payload = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
     event::ActiveModel {
         brand_id: Set(brand_id),
         campaign_id: Set(campaign_id),
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         payload: Set(payload),
         created_at: Set(time::now()),
         ..Default::default()

@@ -8,6 +8,7 @@ use super::BrandId;
 use super::time::{self, DAY, TimeRange};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
+use entity::enums::{Approval, OrderStatus};
 
 /// One order's contribution to the figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,9 +22,9 @@ pub struct Contribution {
 
 impl Contribution {
     /// What an order with this status, amount, approval and commission counts for.
-    pub fn of(status: &str, amount: i64, approval: &str, commission: i64) -> Contribution {
-        let paid = status == "PAID";
-        let approved = approval == "APPROVED";
+    pub fn of(status: OrderStatus, amount: i64, approval: Approval, commission: i64) -> Contribution {
+        let paid = status == OrderStatus::Paid;
+        let approved = approval == Approval::Approved;
         Contribution {
             orders: 1,
             sales: if paid { amount } else { 0 },
@@ -230,15 +231,15 @@ mod tests {
     #[test]
     fn contributions_follow_rule_5() {
         assert_eq!(
-            Contribution::of("PAID", 1000, "APPROVED", 100),
+            Contribution::of(OrderStatus::Paid, 1000, Approval::Approved, 100),
             Contribution { orders: 1, sales: 1000, approved: 1, rejected: 0, earned: 100 }
         );
         assert_eq!(
-            Contribution::of("REFUNDED", 1000, "APPROVED", 100),
+            Contribution::of(OrderStatus::Refunded, 1000, Approval::Approved, 100),
             Contribution { orders: 1, sales: 0, approved: 1, rejected: 0, earned: 0 }
         );
         assert_eq!(
-            Contribution::of("PAID", 1000, "REJECTED", 100),
+            Contribution::of(OrderStatus::Paid, 1000, Approval::Rejected, 100),
             Contribution { orders: 1, sales: 1000, approved: 0, rejected: 1, earned: 0 }
         );
     }

@@ -11,11 +11,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
+use sea_orm::ActiveEnum;
 
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::domain::money::Currency;
-use crate::domain::orders::{self, OrderCursor, OrderFilter, OrderStatus, Scope};
+use crate::domain::orders::{self, OrderCursor, OrderFilter, Scope};
 use crate::domain::time::TimeRange;
 use crate::domain::{campaigns, time};
 use crate::error::{AppResult, bad_input, not_found};
@@ -57,7 +58,7 @@ fn range_filter(params: &HashMap<String, String>) -> AppResult<OrderFilter> {
     let mut filter = OrderFilter { range: range.map_err(|m| bad_input("from", m))?, ..OrderFilter::default() };
     if let Some(list) = params.get("status").filter(|s| !s.trim().is_empty()) {
         for s in list.split(',') {
-            let status = OrderStatus::parse(s.trim().to_ascii_uppercase().as_str())
+            let status = orders::parse_status(s.trim().to_ascii_uppercase().as_str())
                 .ok_or_else(|| bad_input("status", format!("'{s}' is not a status: PAID, CANCELED or REFUNDED")))?;
             filter.statuses.push(status);
         }
@@ -196,10 +197,10 @@ fn write_order(out: &mut String, row: &orders::ExportRow, currency: Currency) {
             csv::Cell::Text(row.creator_handle.as_deref().unwrap_or("")),
             csv::Cell::Text(row.coupon_code.as_deref().unwrap_or("")),
             csv::Cell::Plain(&date),
-            csv::Cell::Plain(&row.status),
+            csv::Cell::Plain(&row.status.to_value()),
             csv::Cell::Plain(&amount),
             csv::Cell::Plain(&row.currency),
-            csv::Cell::Plain(&row.approval),
+            csv::Cell::Plain(&row.approval.to_value()),
             csv::Cell::Plain(&earned),
         ],
     );

@@ -1,5 +1,6 @@
 //! The write side of SPEC §2. Every mutation needs an ADMIN key.
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use sea_orm::ActiveEnum;
 
 use super::scalars::{DateTime, Decimal};
 use super::types::*;
@@ -161,7 +162,7 @@ impl Mutation {
             external_id: input.external_id,
             amount: input.amount.0,
             currency: input.currency,
-            status: input.status.domain().as_str().to_string(),
+            status: orders::OrderStatus::from(input.status).to_value(),
             occurred_at: time::format(input.occurred_at.0),
             ordered_at: input.ordered_at.map(|t| time::format(t.0)),
             coupon_code: input.coupon_code,

@@ -10,10 +10,11 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use super::scalars::DateTime;
 use super::types::*;
 use super::ws::{Closer, TOO_SLOW};
-use crate::domain::outbox::{self, ConversionApprovalChanged, OrderStatusChanged};
+use crate::domain::outbox::{ConversionApprovalChanged, OrderStatusChanged};
 use crate::domain::{approval, orders};
 use crate::events::Bus;
 use crate::ids::{self, Kind};
+use entity::enums::EventKind;
 use entity::event;
 
 pub struct Subscription;
@@ -29,21 +30,13 @@ impl OrderStatusChange {
         Order(self.order.clone())
     }
     async fn previous_status(&self) -> Option<OrderStatus> {
-        self.change.previous_status.as_deref().and_then(parse_status)
+        self.change.previous_status.map(Into::into)
     }
     async fn status(&self) -> OrderStatus {
-        parse_status(&self.change.status).unwrap_or(OrderStatus::Paid)
+        self.change.status.into()
     }
     async fn changed_at(&self) -> DateTime {
         DateTime(self.change.changed_at)
-    }
-}
-
-fn parse_status(text: &str) -> Option<OrderStatus> {
-    match orders::OrderStatus::parse(text)? {
-        orders::OrderStatus::Paid => Some(OrderStatus::Paid),
-        orders::OrderStatus::Canceled => Some(OrderStatus::Canceled),
-        orders::OrderStatus::Refunded => Some(OrderStatus::Refunded),
     }
 }
 
@@ -51,7 +44,7 @@ fn parse_status(text: &str) -> Option<OrderStatus> {
 /// the subscription when the subscriber fell too far behind.
 fn events(
     ctx: &Context<'_>,
-    kind: &'static str,
+    kind: EventKind,
     campaign_id: Option<ID>,
 ) -> Result<impl Stream<Item = Result<Arc<event::Model>>> + use<>> {
     let brand = caller(ctx).brand_id().0;
@@ -88,7 +81,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<OrderStatusChange>> + use<>> {
         let r = caller(ctx);
         let (db, brand) = (r.db.clone(), r.brand_id());
-        Ok(events(ctx, outbox::ORDER_STATUS_CHANGED, campaign_id)?.filter_map(move |e| {
+        Ok(events(ctx, EventKind::OrderStatusChanged, campaign_id)?.filter_map(move |e| {
             let db = db.clone();
             async move {
                 let e = e.ok()?;
@@ -107,7 +100,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<Conversion>> + use<>> {
         let r = caller(ctx);
         let (db, brand) = (r.db.clone(), r.brand_id());
-        Ok(events(ctx, outbox::CONVERSION_APPROVAL_CHANGED, campaign_id)?.filter_map(move |e| {
+        Ok(events(ctx, EventKind::ConversionApprovalChanged, campaign_id)?.filter_map(move |e| {
             let db = db.clone();
             async move {
                 let e = e.ok()?;

@@ -54,44 +54,24 @@ async fn campaign_of(ctx: &Context<'_>, id: i64) -> Result<Campaign> {
     Ok(Campaign(row))
 }
 
+// The API's enums mirror the stored ones; `remote` derives the conversions both ways.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::OrderStatus")]
 pub enum OrderStatus {
     Paid,
     Canceled,
     Refunded,
 }
 
-impl OrderStatus {
-    pub fn domain(self) -> orders::OrderStatus {
-        match self {
-            OrderStatus::Paid => orders::OrderStatus::Paid,
-            OrderStatus::Canceled => orders::OrderStatus::Canceled,
-            OrderStatus::Refunded => orders::OrderStatus::Refunded,
-        }
-    }
-
-    fn stored(text: &str) -> OrderStatus {
-        match text {
-            "CANCELED" => OrderStatus::Canceled,
-            "REFUNDED" => OrderStatus::Refunded,
-            _ => OrderStatus::Paid,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Approval")]
 pub enum ConversionApproval {
     Approved,
     Rejected,
 }
 
-impl ConversionApproval {
-    fn stored(text: &str) -> ConversionApproval {
-        if text == "REJECTED" { ConversionApproval::Rejected } else { ConversionApproval::Approved }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Attribution")]
 pub enum Attribution {
     CouponCode,
     AffiliateLink,
@@ -122,7 +102,7 @@ const NO_ROW: i64 = 0;
 pub fn order_filter(input: Option<&OrderFilter>) -> AppResult<orders::OrderFilter> {
     let Some(f) = input else { return Ok(orders::OrderFilter::default()) };
     Ok(orders::OrderFilter {
-        statuses: f.status.iter().flatten().map(|s| s.domain()).collect(),
+        statuses: f.status.iter().flatten().map(|s| (*s).into()).collect(),
         range: range(f.range.as_ref())?,
         creator_id: f.creator_id.as_ref().map(|id| ids::decode(Kind::Creator, id).unwrap_or(NO_ROW)),
         campaign_id: f.campaign_id.as_ref().map(|id| ids::decode(Kind::Campaign, id).unwrap_or(NO_ROW)),
@@ -355,7 +335,7 @@ impl Order {
         &self.0.currency
     }
     async fn status(&self) -> OrderStatus {
-        OrderStatus::stored(&self.0.status)
+        self.0.status.into()
     }
     async fn coupon_code(&self) -> Option<&str> {
         self.0.coupon_code.as_deref()
@@ -382,7 +362,7 @@ pub struct OrderEvent(pub order_event::Model);
 #[Object]
 impl OrderEvent {
     async fn status(&self) -> OrderStatus {
-        OrderStatus::stored(&self.0.status)
+        self.0.status.into()
     }
     async fn occurred_at(&self) -> DateTime {
         DateTime(self.0.occurred_at)
@@ -470,7 +450,7 @@ impl Conversion {
         campaign_of(ctx, self.0.campaign_id).await
     }
     async fn attribution(&self) -> Attribution {
-        if self.0.attribution == "AFFILIATE_LINK" { Attribution::AffiliateLink } else { Attribution::CouponCode }
+        self.0.attribution.into()
     }
     /// The commission pinned when the conversion was created.
     async fn commission(&self, ctx: &Context<'_>) -> Decimal {
@@ -479,11 +459,11 @@ impl Conversion {
     /// The commission when approved and the order is paid, else 0.
     async fn earned_commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
         let order = loader(ctx).load_one(OrderKey(self.0.order_id)).await?.ok_or_else(|| missing("order"))?;
-        let earned = self.0.approval == "APPROVED" && order.status == "PAID";
+        let earned = self.0.approval == entity::enums::Approval::Approved && order.status == orders::OrderStatus::Paid;
         Ok(caller(ctx).money(if earned { self.0.commission } else { 0 }))
     }
     async fn approval(&self) -> ConversionApproval {
-        ConversionApproval::stored(&self.0.approval)
+        self.0.approval.into()
     }
     async fn reviewed_at(&self) -> Option<DateTime> {
         self.0.reviewed_at.map(DateTime)
@@ -503,7 +483,7 @@ pub struct ConversionReview(pub conversion_review::Model);
 #[Object]
 impl ConversionReview {
     async fn action(&self) -> ConversionApproval {
-        ConversionApproval::stored(&self.0.action)
+        self.0.action.into()
     }
     /// The name of the API key that made the change.
     async fn by(&self) -> &str {
