@@ -94,7 +94,7 @@ async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Respo
     let operation = request.operation_name.clone();
     let request = request.data(loader).data(caller.clone()).data(state.bus.clone());
     let mut response = drive(state.schema.execute(request), rx).await;
-    super::order::reorder(&document, operation.as_deref(), &mut response.data);
+    super::field_order::reorder(&document, operation.as_deref(), &mut response.data);
     coded(response)
 }
 

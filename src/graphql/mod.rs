@@ -2,10 +2,10 @@
 pub mod connection;
 pub mod cost;
 pub mod exec;
+pub mod field_order;
 pub mod http;
 pub mod loaders;
 pub mod mutation;
-pub mod order;
 pub mod query;
 pub mod scalars;
 pub mod subscription;

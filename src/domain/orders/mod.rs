@@ -1,0 +1,101 @@
+//! Orders in (SPEC §1 rules 1–3) and orders out (rules 6 and 7): `ingest` attributes,
+//! stores and applies status events (the one door for GraphQL and both webhooks), `query`
+//! lists and counts them, `export` reads them for CSV.
+mod export;
+mod ingest;
+mod query;
+
+pub use export::{ExportRow, export_page};
+pub(crate) use ingest::lock;
+pub use ingest::record;
+pub use query::{OrderCursor, OrderFilter, Scope, count, find, page};
+
+use sea_orm::{ActiveEnum, Iterable};
+
+use super::money::Currency;
+use super::text;
+use super::time::{self, Millis};
+use crate::error::{AppResult, bad_input};
+use entity::order;
+
+pub use entity::enums::{Attribution, OrderStatus};
+
+/// Which of two events stamped at the same instant wins, so that every arrival order ends
+/// in the same state: a refund over a cancellation over a payment (the later steps of an
+/// order's life).
+pub fn precedence(status: OrderStatus) -> u8 {
+    match status {
+        OrderStatus::Paid => 0,
+        OrderStatus::Canceled => 1,
+        OrderStatus::Refunded => 2,
+    }
+}
+
+/// A status as clients write it: `PAID`, `CANCELED` or `REFUNDED`.
+pub fn parse_status(text: &str) -> Option<OrderStatus> {
+    OrderStatus::iter().find(|s| s.to_value() == text)
+}
+
+/// A status event about a store order, parsed and valid.
+#[derive(Clone, Debug)]
+pub struct OrderEvent {
+    pub external_id: String,
+    pub amount: i64,
+    pub status: OrderStatus,
+    pub occurred_at: Millis,
+    pub ordered_at: Option<Millis>,
+    pub coupon_code: Option<String>,
+    pub referral_code: Option<String>,
+    pub source: String,
+}
+
+/// The fields of `OrderEventInput` as clients send them, before parsing.
+#[derive(Clone, Debug, Default)]
+pub struct RawOrderEvent {
+    pub external_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub status: String,
+    pub occurred_at: String,
+    pub ordered_at: Option<String>,
+    pub coupon_code: Option<String>,
+    pub referral_code: Option<String>,
+}
+
+impl OrderEvent {
+    pub fn parse(raw: &RawOrderEvent, currency: Currency, source: &str) -> AppResult<OrderEvent> {
+        let external_id = text::required("externalId", &raw.external_id, 255)?;
+        let sent = Currency::parse(&raw.currency).map_err(|m| bad_input("currency", m))?;
+        if sent != currency {
+            return Err(bad_input("currency", format!("currency {sent} differs from the brand's currency {currency}")));
+        }
+        let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| bad_input("amount", m))?;
+        let status = parse_status(raw.status.trim()).ok_or_else(|| {
+            bad_input("status", format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
+        })?;
+        let occurred_at = time::parse_event_time(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
+        let ordered_at = match &raw.ordered_at {
+            Some(t) => Some(time::parse_event_time(t).map_err(|m| bad_input("orderedAt", m))?),
+            None => None,
+        };
+        Ok(OrderEvent {
+            external_id,
+            amount,
+            status,
+            occurred_at,
+            ordered_at,
+            coupon_code: text::optional("couponCode", raw.coupon_code.as_deref(), 255)?,
+            referral_code: text::optional("referralCode", raw.referral_code.as_deref(), 255)?,
+            source: source.to_string(),
+        })
+    }
+}
+
+/// What `record` did.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The order, or None when nothing was attributed (and nothing stored).
+    pub order: Option<order::Model>,
+    /// Whether a status change was announced (the outbox has a new row).
+    pub announced: bool,
+}

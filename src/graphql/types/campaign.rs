@@ -1,0 +1,43 @@
+//! `Campaign`: its members, its Performance table and its orders.
+use super::*;
+
+pub struct Campaign(pub entity::campaign::Model);
+
+#[Object]
+impl Campaign {
+    pub async fn id(&self) -> ID {
+        ID(ids::encode(Kind::Campaign, self.0.id))
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn default_commission_rate(&self) -> Decimal {
+        Decimal::of(Rate::from_scaled(self.0.default_commission_rate).to_decimal())
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    /// Current members: not removed, creator not deleted.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+        let rows = memberships::current_members(&caller(ctx).db, self.0.id).await?;
+        Ok(rows.into_iter().map(Membership).collect())
+    }
+    /// The Performance table: one row per current member, and totals over those rows.
+    async fn performance(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<CampaignPerformance> {
+        let r = self::range(range.as_ref())?;
+        let rows = performance::campaign_rows(&caller(ctx).db, caller(ctx).brand_id(), self.0.id, r, None).await?;
+        Ok(CampaignPerformance { totals: performance::totals(&rows), rows })
+    }
+    /// The campaign's orders of current members, newest first.
+    #[graphql(complexity = "connection::page_size(first).unwrap_or(0) as usize * child_complexity + 1")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OrderFilter>,
+    ) -> Result<OrderConnection> {
+        let filter = order_filter(filter.as_ref())?;
+        Ok(OrderConnection::load(ctx, Scope::Campaign(self.0.id), filter, first, after.as_deref()).await?)
+    }
+}

@@ -1,0 +1,133 @@
+//! The object types of SPEC §2, one file each. Each wraps a stored row; nested objects
+//! resolve through the per-request loaders. This module holds what they share: the
+//! caller, the loaders, money, the enums and the input types.
+mod brand;
+mod campaign;
+mod connections;
+mod conversion;
+mod creator;
+mod dashboard;
+mod membership;
+mod node;
+mod order;
+mod performance_table;
+
+pub use brand::*;
+pub use campaign::*;
+pub use connections::*;
+pub use conversion::*;
+pub use creator::*;
+pub use dashboard::*;
+pub use membership::*;
+pub use node::*;
+pub use order::*;
+pub use performance_table::*;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Interface, Object, Result, SimpleObject};
+
+use super::connection::{self, PageInfo};
+use super::loaders::*;
+use super::scalars::{DateTime, Decimal};
+use crate::domain::money::Rate;
+use crate::domain::orders::{self, OrderCursor, Scope};
+use crate::domain::time::TimeRange as DomainRange;
+use crate::domain::{memberships, performance};
+use crate::error::{AppError, AppResult, bad_input};
+use crate::http::caller::Caller;
+use crate::ids::{self, Kind};
+
+/// Money in the caller's currency, as the API prints it.
+impl Caller {
+    pub fn money(&self, minor: i64) -> Decimal {
+        Decimal::of(self.currency.to_decimal(minor))
+    }
+
+    /// A sum over many rows; past what a decimal holds (10^28) it is an error, never a
+    /// wrong number.
+    pub fn money_sum(&self, minor: i128) -> Result<Decimal> {
+        let value = self.currency.sum_to_decimal(minor);
+        value.map(Decimal::of).ok_or_else(|| AppError::Internal(anyhow::anyhow!("a sum of {minor} minor units")).into())
+    }
+}
+
+/// Who is asking, and for which brand: every resolver's context.
+pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_unchecked::<Caller>()
+}
+
+pub fn loader<'a>(ctx: &Context<'a>) -> &'a DataLoader<Loaders> {
+    ctx.data_unchecked::<DataLoader<Loaders>>()
+}
+
+fn missing(what: &str) -> async_graphql::Error {
+    AppError::Internal(anyhow::anyhow!("dangling reference to a {what}")).into()
+}
+
+/// A referenced creator, through the request's loader.
+async fn creator_of(ctx: &Context<'_>, id: i64) -> Result<Creator> {
+    let row = loader(ctx).load_one(CreatorKey(id)).await?.ok_or_else(|| missing("creator"))?;
+    Ok(Creator(row))
+}
+
+/// A referenced campaign, through the request's loader.
+async fn campaign_of(ctx: &Context<'_>, id: i64) -> Result<Campaign> {
+    let row = loader(ctx).load_one(CampaignKey(id)).await?.ok_or_else(|| missing("campaign"))?;
+    Ok(Campaign(row))
+}
+
+// The API's enums mirror the stored ones; `remote` derives the conversions both ways.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::OrderStatus")]
+pub enum OrderStatus {
+    Paid,
+    Canceled,
+    Refunded,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Approval")]
+pub enum ConversionApproval {
+    Approved,
+    Rejected,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Attribution")]
+pub enum Attribution {
+    CouponCode,
+    AffiliateLink,
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct TimeRange {
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
+}
+
+pub fn range(input: Option<&TimeRange>) -> AppResult<DomainRange> {
+    let (from, to) = (input.and_then(|r| r.from).map(|t| t.0), input.and_then(|r| r.to).map(|t| t.0));
+    DomainRange::new(from, to).map_err(|m| bad_input("range", m))
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct OrderFilter {
+    pub status: Option<Vec<OrderStatus>>,
+    pub range: Option<TimeRange>,
+    pub creator_id: Option<ID>,
+    pub campaign_id: Option<ID>,
+}
+
+/// An id of another brand or kind matches nothing, exactly like an id that does not exist.
+const NO_ROW: i64 = 0;
+
+pub fn order_filter(input: Option<&OrderFilter>) -> AppResult<orders::OrderFilter> {
+    let Some(f) = input else { return Ok(orders::OrderFilter::default()) };
+    Ok(orders::OrderFilter {
+        statuses: f.status.iter().flatten().map(|s| (*s).into()).collect(),
+        range: range(f.range.as_ref())?,
+        creator_id: f.creator_id.as_ref().map(|id| ids::decode(Kind::Creator, id).unwrap_or(NO_ROW)),
+        campaign_id: f.campaign_id.as_ref().map(|id| ids::decode(Kind::Campaign, id).unwrap_or(NO_ROW)),
+        ids: None,
+    })
+}

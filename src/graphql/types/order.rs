@@ -1,0 +1,122 @@
+//! `Order`, its history, and the orders connection.
+use super::*;
+
+pub struct Order(pub entity::order::Model);
+
+#[Object]
+impl Order {
+    pub async fn id(&self) -> ID {
+        ID(ids::encode(Kind::Order, self.0.id))
+    }
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
+        campaign_of(ctx, self.0.campaign_id).await
+    }
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
+        creator_of(ctx, self.0.creator_id).await
+    }
+    async fn amount(&self, ctx: &Context<'_>) -> Decimal {
+        caller(ctx).money(self.0.amount)
+    }
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn status(&self) -> OrderStatus {
+        self.0.status.into()
+    }
+    async fn coupon_code(&self) -> Option<&str> {
+        self.0.coupon_code.as_deref()
+    }
+    async fn ordered_at(&self) -> DateTime {
+        DateTime(self.0.ordered_at)
+    }
+    async fn status_changed_at(&self) -> DateTime {
+        DateTime(self.0.status_changed_at)
+    }
+    async fn conversion(&self, ctx: &Context<'_>) -> Result<Conversion> {
+        let row = loader(ctx).load_one(ConversionOfOrder(self.0.id)).await?.ok_or_else(|| missing("conversion"))?;
+        Ok(Conversion(row))
+    }
+    /// Every status event received, in event-time order, including late ones not applied.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<OrderEvent>> {
+        let rows = loader(ctx).load_one(HistoryOfOrder(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(OrderEvent).collect())
+    }
+}
+
+pub struct OrderEvent(pub entity::order_event::Model);
+
+#[Object]
+impl OrderEvent {
+    async fn status(&self) -> OrderStatus {
+        self.0.status.into()
+    }
+    async fn occurred_at(&self) -> DateTime {
+        DateTime(self.0.occurred_at)
+    }
+    async fn source(&self) -> &str {
+        &self.0.source
+    }
+}
+
+pub struct OrderEdge {
+    cursor: String,
+    node: entity::order::Model,
+}
+
+#[Object]
+impl OrderEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> Order {
+        Order(self.node.clone())
+    }
+}
+
+pub struct OrderConnection {
+    edges: Vec<(String, entity::order::Model)>,
+    page_info: PageInfo,
+    scope: Scope,
+    filter: orders::OrderFilter,
+}
+
+impl OrderConnection {
+    pub async fn load(
+        ctx: &Context<'_>,
+        scope: Scope,
+        filter: orders::OrderFilter,
+        first: Option<i32>,
+        after: Option<&str>,
+    ) -> AppResult<OrderConnection> {
+        let limit = connection::page_size(first)?;
+        let cursor = connection::parse_order_cursor(after)?;
+        let r = caller(ctx);
+        let rows = orders::page(&r.db, r.brand_id(), scope, &filter, cursor, limit + 1).await?;
+        let (rows, more) = connection::split_page(rows, limit);
+        let edges: Vec<(String, entity::order::Model)> = rows
+            .into_iter()
+            .map(|o| (connection::order_cursor(OrderCursor { ordered_at: o.ordered_at, id: o.id }), o))
+            .collect();
+        let cursors: Vec<String> = edges.iter().map(|(c, _)| c.clone()).collect();
+        let page_info = connection::page_info(&cursors, more, cursor.is_some());
+        Ok(OrderConnection { edges, page_info, scope, filter })
+    }
+}
+
+#[Object]
+impl OrderConnection {
+    async fn edges(&self) -> Vec<OrderEdge> {
+        self.edges.iter().map(|(cursor, node)| OrderEdge { cursor: cursor.clone(), node: node.clone() }).collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// All orders matching the filter, across pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let r = caller(ctx);
+        Ok(orders::count(&r.db, r.brand_id(), self.scope, &self.filter).await? as i64)
+    }
+}

@@ -1,0 +1,71 @@
+//! The Performance table: one row per current member and the totals line.
+use super::*;
+
+pub struct CampaignPerformance {
+    pub rows: Vec<performance::PerformanceRow>,
+    pub totals: performance::Totals,
+}
+
+#[Object]
+impl CampaignPerformance {
+    async fn rows(&self, ctx: &Context<'_>) -> Result<Vec<CreatorPerformance>> {
+        self.rows.iter().map(|r| CreatorPerformance::new(caller(ctx), r.clone())).collect()
+    }
+    async fn totals(&self, ctx: &Context<'_>) -> Result<PerformanceTotals> {
+        PerformanceTotals::new(caller(ctx), &self.totals)
+    }
+}
+
+/// One creator's row: who, their codes, and the same figures as the totals line.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct CreatorPerformance {
+    #[graphql(skip)]
+    row: performance::PerformanceRow,
+    #[graphql(flatten)]
+    figures: PerformanceTotals,
+}
+
+impl CreatorPerformance {
+    pub fn new(r: &Caller, row: performance::PerformanceRow) -> Result<CreatorPerformance> {
+        Ok(CreatorPerformance { figures: PerformanceTotals::new(r, &row.figures())?, row })
+    }
+}
+
+#[ComplexObject]
+impl CreatorPerformance {
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
+        creator_of(ctx, self.row.creator_id).await
+    }
+    async fn coupon_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
+        Ok(m.and_then(|m| m.coupon_code))
+    }
+    async fn affiliate_link(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
+        let store = caller(ctx).brand.store_url.as_deref();
+        Ok(m.and_then(|m| memberships::affiliate_link(store, m.affiliate_code.as_deref())))
+    }
+}
+
+/// Orders of all statuses; sales of paid orders; earned commission.
+#[derive(SimpleObject)]
+pub struct PerformanceTotals {
+    orders: i64,
+    sales: Decimal,
+    approved_conversions: i64,
+    rejected_conversions: i64,
+    commission: Decimal,
+}
+
+impl PerformanceTotals {
+    pub fn new(r: &Caller, t: &performance::Totals) -> Result<PerformanceTotals> {
+        Ok(PerformanceTotals {
+            orders: t.orders,
+            sales: r.money_sum(t.sales)?,
+            approved_conversions: t.approved,
+            rejected_conversions: t.rejected,
+            commission: r.money_sum(t.commission)?,
+        })
+    }
+}
