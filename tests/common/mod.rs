@@ -2,6 +2,7 @@
 //! SQLite (a temporary file) or PostgreSQL (a new database on 127.0.0.1:5432).
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod ws;
 
 use std::sync::atomic::{AtomicU64, Ordering};
