@@ -40,18 +40,15 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (db, _) = tally::db::connect(&url).await?;
-    let made = brands::create(&db, "Bench", "USD", None).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let made = brands::create(&db, "Bench", "USD", None).await?;
     let brand = BrandId(made.brand.id);
-    let campaign = campaigns::create(&db, brand, "Bench campaign", Some("10"))
-        .await
-        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let campaign = campaigns::create(&db, brand, "Bench campaign", Some("10")).await?;
     let mut members = Vec::new();
     for i in 0..50 {
         let name = format!("Bench, \"Creator\" {i}");
         let creator =
             creators::create(&db, brand, creators::NewCreator { name: &name, handle: Some("@bench"), email: None })
-                .await
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+                .await?;
         let coupon = format!("BENCH{i}");
         let new = NewMembership {
             campaign_id: campaign.id,
@@ -61,11 +58,7 @@ async fn main() -> anyhow::Result<()> {
             commission_rate: None,
             commission_flat: None,
         };
-        members.push(
-            memberships::add(&db, brand, brands::currency(&made.brand).unwrap(), new)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?,
-        );
+        members.push(memberships::add(&db, brand, brands::currency(&made.brand).unwrap(), new).await?);
     }
     let (first_member, first_creator) = (members[0].id, members[0].creator_id);
 

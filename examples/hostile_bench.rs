@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (db, _) = tally::db::connect(&url).await?;
-    let key = brands::create(&db, "Bench", "USD", None).await.map_err(|e| anyhow::anyhow!(e.public_message()))?.api_key;
+    let key = brands::create(&db, "Bench", "USD", None).await?.api_key;
     db.close().await?;
 
     let binary = std::env::current_exe()?.parent().unwrap().parent().unwrap().join("tally");

@@ -207,9 +207,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Brand { command: BrandCommand::Create { name, currency, store_url } } => {
             let (db, _) = crate::db::connect(&cli.database_url).await?;
-            let created = brands::create(&db, &name, &currency, store_url.as_deref())
-                .await
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let created = brands::create(&db, &name, &currency, store_url.as_deref()).await?;
             let line = serde_json::json!({
                 "brandId": ids::encode(Kind::Brand, created.brand.id),
                 "apiKey": created.api_key,
@@ -222,11 +220,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (db, _) = crate::db::connect(&cli.database_url).await?;
             let brand =
                 ids::decode(Kind::Brand, &brand_id).ok_or_else(|| anyhow::anyhow!("unknown brand id {brand_id}"))?;
-            let role = auth::parse_role(&role).map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let role = auth::parse_role(&role)?;
             brands::get(&db, BrandId(brand)).await.map_err(|_| anyhow::anyhow!("unknown brand id {brand_id}"))?;
-            let key = auth::create_key(&db, BrandId(brand), &name, role)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let key = auth::create_key(&db, BrandId(brand), &name, role).await?;
             println!("{}", serde_json::json!({ "apiKey": key }));
             Ok(())
         }
@@ -240,8 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     auth::revoke_named(&db, BrandId(brand), &name).await
                 }
                 _ => anyhow::bail!("give --api-key, or --brand-id with --name"),
-            }
-            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            }?;
             println!("{}", serde_json::json!({ "revoked": revoked }));
             Ok(())
         }

@@ -1,9 +1,14 @@
 //! The error policy. Every failure a client can see is one `AppError` variant, mapped to
-//! one `extensions.code` of SPEC §2 (or one HTTP status). `Internal` carries the cause for
-//! the log only: clients get "internal error" and never SQL, paths or stack traces.
+//! one `extensions.code` of SPEC §2 (or one HTTP status). The domain's refusals
+//! (`domain::error::DomainError`) become one here, with the API's field names. `Internal`
+//! carries the cause for the log only, written once, where the error becomes an answer:
+//! clients get "internal error" and never SQL, paths or stack traces.
 use async_graphql::ErrorExtensions;
+use sea_orm::ActiveEnum;
 
-///
+use crate::domain::error::{DomainError, Input};
+use entity::enums::Approval;
+
 /// Deliberately not `Display`: async-graphql turns any `Display` error into an error
 /// without a code (and would print internal causes), so conversion goes through
 /// `From<AppError>` below, which always sets the code and hides internals.
@@ -74,13 +79,10 @@ impl AppError {
         }
     }
 
-    /// The message a client may see; internal causes are logged here and replaced.
+    /// The message a client may see: an internal cause is replaced.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                "internal error".to_string()
-            }
+            AppError::Internal(_) => "internal error".to_string(),
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::NotFound(m)
@@ -89,6 +91,16 @@ impl AppError {
             | AppError::Throttled { message: m, .. }
             | AppError::TimedOut(m)
             | AppError::BadUserInput { message: m, .. } => m.clone(),
+        }
+    }
+}
+
+impl AppError {
+    /// Logs an internal cause. Called once per error, where it becomes an answer: a
+    /// GraphQL error or an HTTP response.
+    fn log(&self) {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
         }
     }
 }
@@ -115,6 +127,71 @@ pub fn unauthenticated() -> AppError {
 
 pub fn forbidden() -> AppError {
     AppError::Forbidden("this API key may only read; mutations need an ADMIN key".into())
+}
+
+/// The domain's refusals as the API's: its codes, and the field names of GraphQL and the
+/// signed JSON webhook (the Shopify webhook renames them to Shopify's own).
+impl From<DomainError> for AppError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Database(db) => db.into(),
+            DomainError::Unexpected(cause) => AppError::Internal(cause),
+            other => AppError::from(&other),
+        }
+    }
+}
+
+/// The same for a refusal the API only borrows (one GraphQL carried as its error's source):
+/// internal causes keep only their text, for the log.
+impl From<&DomainError> for AppError {
+    fn from(err: &DomainError) -> Self {
+        match err {
+            DomainError::Invalid { input, message } => {
+                AppError::BadUserInput { message: message.clone(), field: input.map(|i| field_name(i).to_string()) }
+            }
+            DomainError::NotFound(thing) => AppError::NotFound(format!("{thing} not found")),
+            DomainError::InvalidTransition { current, to } => {
+                let (wanted, action) = match to {
+                    Approval::Rejected => ("APPROVED", "rejected"),
+                    Approval::Approved => ("REJECTED", "restored by undoRejection"),
+                };
+                AppError::InvalidTransition(format!(
+                    "the conversion is {}; only an {wanted} conversion can be {action}",
+                    current.to_value()
+                ))
+            }
+            DomainError::Unauthenticated => unauthenticated(),
+            DomainError::ReadOnly => forbidden(),
+            DomainError::Database(db) => AppError::from(db.clone()),
+            DomainError::Unexpected(_) => AppError::Internal(anyhow::anyhow!("{err}")),
+        }
+    }
+}
+
+/// An input's name in GraphQL and in the signed JSON webhook.
+pub fn field_name(input: Input) -> &'static str {
+    match input {
+        Input::Name => "name",
+        Input::Handle => "handle",
+        Input::Email => "email",
+        Input::Currency => "currency",
+        Input::StoreUrl => "storeUrl",
+        Input::Role => "role",
+        Input::CouponCode => "couponCode",
+        Input::AffiliateCode => "affiliateCode",
+        Input::CommissionRate => "commissionRate",
+        Input::CommissionFlat => "commissionFlat",
+        Input::DefaultCommissionRate => "defaultCommissionRate",
+        Input::Creator => "creatorId",
+        Input::ExternalId => "externalId",
+        Input::Amount => "amount",
+        Input::Status => "status",
+        Input::OccurredAt => "occurredAt",
+        Input::OrderedAt => "orderedAt",
+        Input::ReferralCode => "referralCode",
+        Input::Reason => "reason",
+        Input::Range => "range",
+    }
 }
 
 impl From<sea_orm::DbErr> for AppError {
@@ -161,6 +238,7 @@ impl AppError {
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
+        err.log();
         let code = err.code();
         let field = match &err {
             AppError::BadUserInput { field, .. } => field.clone(),
@@ -181,6 +259,7 @@ impl From<AppError> for async_graphql::Error {
 
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
+        self.log();
         let status = self.http_status();
         let retry_after = self.retry_after();
         let body = serde_json::json!({ "error": { "code": self.code(), "message": self.public_message() } });

@@ -159,7 +159,7 @@ async fn a_large_export_streams_every_row_across_chunks(backend: Backend) {
         };
         tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), &event)
             .await
-            .unwrap_or_else(|e| panic!("{}", e.public_message()));
+            .unwrap_or_else(|e| panic!("{}", e));
     }
     let e = export(&app, &s.brand.key, "/exports/sales.csv").await;
     let lines: Vec<&str> = e.body.split("\r\n").filter(|l| !l.is_empty()).collect();

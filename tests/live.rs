@@ -163,7 +163,7 @@ async fn a_subscriber_that_falls_behind_is_closed_with_4008(backend: Backend) {
             &change,
         )
         .await
-        .unwrap_or_else(|e| panic!("{}", e.public_message()));
+        .unwrap_or_else(|e| panic!("{}", e));
     }
     txn.commit().await.unwrap();
     app.state.bus.kick();

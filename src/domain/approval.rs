@@ -3,15 +3,15 @@
 //! exactly one review entry and one announcement.
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use super::auth::Principal;
 use super::outbox::{self, ConversionApprovalChanged};
 use super::rollup::{self, Bucket, Contribution};
 use super::{BrandId, text, time};
-use crate::error::{AppError, AppResult, not_found};
+use crate::domain::error::{DomainError, DomainResult, Input, Thing, not_found};
 use entity::enums::EventKind;
 use entity::{conversion, conversion_review};
 
@@ -26,9 +26,9 @@ pub async fn review(
     conversion_id: i64,
     to: Approval,
     reason: Option<&str>,
-) -> AppResult<conversion::Model> {
+) -> DomainResult<conversion::Model> {
     let reason = match to {
-        Approval::Rejected => text::optional("reason", reason, MAX_REASON)?,
+        Approval::Rejected => text::optional(Input::Reason, reason, MAX_REASON)?,
         Approval::Approved => None,
     };
     let from = match to {
@@ -49,17 +49,9 @@ pub async fn review(
         .await?
         .rows_affected
         == 1;
-    let current = find(&txn, who.brand, conversion_id).await?.ok_or_else(|| not_found("conversion"))?;
+    let current = find(&txn, who.brand, conversion_id).await?.ok_or_else(|| not_found(Thing::Conversion))?;
     if !applied {
-        return Err(AppError::InvalidTransition(format!(
-            "the conversion is {}; only an {} conversion can be {}",
-            current.approval.to_value(),
-            from.to_value(),
-            match to {
-                Approval::Rejected => "rejected",
-                Approval::Approved => "restored by undoRejection",
-            }
-        )));
+        return Err(DomainError::InvalidTransition { current: current.approval, to });
     }
     // The order's row lock orders this against a concurrent status change, so the two
     // deltas are computed from each other's committed results, never from stale reads.
@@ -84,11 +76,11 @@ pub async fn review(
     Ok(current)
 }
 
-pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<conversion::Model>> {
+pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<Option<conversion::Model>> {
     Ok(conversion::Entity::find_by_id(id).filter(conversion::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
-pub async fn reviews(db: &impl ConnectionTrait, conversion_id: i64) -> AppResult<Vec<conversion_review::Model>> {
+pub async fn reviews(db: &impl ConnectionTrait, conversion_id: i64) -> DomainResult<Vec<conversion_review::Model>> {
     Ok(conversion_review::Entity::find()
         .filter(conversion_review::Column::ConversionId.eq(conversion_id))
         .order_by_asc(conversion_review::Column::Id)

@@ -5,16 +5,16 @@ use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseConnection, Ent
 use sha2::{Digest, Sha256};
 
 use super::{BrandId, time};
-use crate::error::{AppError, AppResult, bad_input, unauthenticated};
+use crate::domain::error::{DomainError, DomainResult, Input, invalid};
 use entity::api_key;
 
 pub use entity::enums::Role;
 
 /// A role as an operator writes it, in any case: `ADMIN` or `VIEWER`.
-pub fn parse_role(text: &str) -> Result<Role, AppError> {
+pub fn parse_role(text: &str) -> DomainResult<Role> {
     Role::iter()
         .find(|r| r.to_value().eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| bad_input("role", format!("'{text}' is not a role: ADMIN or VIEWER")))
+        .ok_or_else(|| invalid(Input::Role, format!("'{text}' is not a role: ADMIN or VIEWER")))
 }
 
 /// Who is calling: the key's brand, name and role.
@@ -27,10 +27,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn require_admin(&self) -> AppResult<()> {
+    pub fn require_admin(&self) -> DomainResult<()> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Viewer => Err(crate::error::forbidden()),
+            Role::Viewer => Err(DomainError::ReadOnly),
         }
     }
 }
@@ -51,8 +51,8 @@ pub async fn create_key(
     brand: BrandId,
     name: &str,
     role: Role,
-) -> AppResult<String> {
-    let name = super::text::required("name", name, super::text::MAX_NAME)?;
+) -> DomainResult<String> {
+    let name = super::text::required(Input::Name, name, super::text::MAX_NAME)?;
     let secret = random_secret("tly_");
     api_key::ActiveModel {
         brand_id: Set(brand.0),
@@ -70,7 +70,7 @@ pub async fn create_key(
 
 /// Revokes the key with this secret; it stops working at once over HTTP and within
 /// `Limits::ws_key_recheck` on open websockets. Returns how many keys were revoked.
-pub async fn revoke_secret(db: &impl sea_orm::ConnectionTrait, secret: &str) -> AppResult<u64> {
+pub async fn revoke_secret(db: &impl sea_orm::ConnectionTrait, secret: &str) -> DomainResult<u64> {
     let result = api_key::Entity::update_many()
         .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
         .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
@@ -80,7 +80,7 @@ pub async fn revoke_secret(db: &impl sea_orm::ConnectionTrait, secret: &str) -> 
 }
 
 /// Revokes every key of the brand with this name.
-pub async fn revoke_named(db: &impl sea_orm::ConnectionTrait, brand: BrandId, name: &str) -> AppResult<u64> {
+pub async fn revoke_named(db: &impl sea_orm::ConnectionTrait, brand: BrandId, name: &str) -> DomainResult<u64> {
     let result = api_key::Entity::update_many()
         .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
         .filter(api_key::Column::BrandId.eq(brand.0))
@@ -91,12 +91,12 @@ pub async fn revoke_named(db: &impl sea_orm::ConnectionTrait, brand: BrandId, na
 }
 
 /// The principal behind a bearer secret; unknown and revoked keys are the same failure.
-pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> AppResult<Principal> {
+pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> DomainResult<Principal> {
     let key = api_key::Entity::find()
         .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
         .one(db)
         .await?
         .filter(|k| !k.revoked)
-        .ok_or_else(unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     Ok(Principal { brand: BrandId(key.brand_id), key_id: key.id, key_name: key.name, role: key.role })
 }

@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, Transactio
 use super::auth::{self, Role};
 use super::money::Currency;
 use super::{BrandId, text, time};
-use crate::error::{AppError, AppResult, bad_input, not_found};
+use crate::domain::error::{DomainError, DomainResult, Input, Thing, invalid, not_found};
 use entity::brand;
 
 pub struct NewBrand {
@@ -17,14 +17,14 @@ pub async fn create(
     name: &str,
     currency: &str,
     store_url: Option<&str>,
-) -> AppResult<NewBrand> {
-    let name = text::required("name", name, text::MAX_NAME)?;
-    let currency = Currency::parse(currency).map_err(|m| bad_input("currency", m))?;
-    let store_url = text::optional("storeUrl", store_url, 2000)?;
+) -> DomainResult<NewBrand> {
+    let name = text::required(Input::Name, name, text::MAX_NAME)?;
+    let currency = Currency::parse(currency).map_err(|m| invalid(Input::Currency, m))?;
+    let store_url = text::optional(Input::StoreUrl, store_url, 2000)?;
     if let Some(u) = &store_url {
         match url::Url::parse(u) {
             Ok(p) if p.scheme() == "https" || p.scheme() == "http" => {}
-            _ => return Err(bad_input("storeUrl", format!("'{u}' is not an http(s) URL"))),
+            _ => return Err(invalid(Input::StoreUrl, format!("'{u}' is not an http(s) URL"))),
         }
     }
     let txn = db.begin().await?;
@@ -43,14 +43,14 @@ pub async fn create(
     Ok(NewBrand { brand, api_key })
 }
 
-pub async fn get(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResult<brand::Model> {
-    find(db, brand).await?.ok_or_else(|| not_found("brand"))
+pub async fn get(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> DomainResult<brand::Model> {
+    find(db, brand).await?.ok_or_else(|| not_found(Thing::Brand))
 }
 
-pub async fn find(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> AppResult<Option<brand::Model>> {
+pub async fn find(db: &impl sea_orm::ConnectionTrait, brand: BrandId) -> DomainResult<Option<brand::Model>> {
     Ok(brand::Entity::find_by_id(brand.0).one(db).await?)
 }
 
-pub fn currency(brand: &brand::Model) -> AppResult<Currency> {
-    Currency::parse(&brand.currency).map_err(|m| AppError::Internal(anyhow::anyhow!("stored brand currency: {m}")))
+pub fn currency(brand: &brand::Model) -> DomainResult<Currency> {
+    Currency::parse(&brand.currency).map_err(|m| DomainError::Unexpected(anyhow::anyhow!("stored brand currency: {m}")))
 }

@@ -6,7 +6,7 @@ use sea_orm::{
 
 use super::money::Rate;
 use super::{BrandId, text, time};
-use crate::error::{AppResult, bad_input};
+use crate::domain::error::{DomainResult, Input, invalid};
 use entity::campaign;
 
 pub async fn create(
@@ -14,10 +14,10 @@ pub async fn create(
     brand: BrandId,
     name: &str,
     default_rate: Option<&str>,
-) -> AppResult<campaign::Model> {
-    let name = text::required("name", name, text::MAX_NAME)?;
+) -> DomainResult<campaign::Model> {
+    let name = text::required(Input::Name, name, text::MAX_NAME)?;
     let rate = match default_rate {
-        Some(r) => Rate::parse(r).map_err(|m| bad_input("defaultCommissionRate", m))?,
+        Some(r) => Rate::parse(r).map_err(|m| invalid(Input::DefaultCommissionRate, m))?,
         None => Rate::from_scaled(0),
     };
     Ok(campaign::ActiveModel {
@@ -31,7 +31,7 @@ pub async fn create(
     .await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<campaign::Model>> {
+pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<Option<campaign::Model>> {
     Ok(campaign::Entity::find_by_id(id).filter(campaign::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
@@ -40,7 +40,7 @@ pub async fn page(
     brand: BrandId,
     after: Option<i64>,
     limit: u64,
-) -> AppResult<(Vec<campaign::Model>, u64)> {
+) -> DomainResult<(Vec<campaign::Model>, u64)> {
     let query = campaign::Entity::find().filter(campaign::Column::BrandId.eq(brand.0));
     let total = query.clone().count(db).await?;
     let mut paged = query;

@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::{BrandId, text, time};
-use crate::error::{AppResult, not_found};
+use crate::domain::error::{DomainResult, Input, Thing, not_found};
 use entity::creator;
 
 pub struct NewCreator<'a> {
@@ -14,9 +14,9 @@ pub struct NewCreator<'a> {
     pub email: Option<&'a str>,
 }
 
-pub async fn create(db: &impl ConnectionTrait, brand: BrandId, input: NewCreator<'_>) -> AppResult<creator::Model> {
-    let name = text::required("name", input.name, text::MAX_NAME)?;
-    let handle = text::optional("handle", input.handle, 100)?;
+pub async fn create(db: &impl ConnectionTrait, brand: BrandId, input: NewCreator<'_>) -> DomainResult<creator::Model> {
+    let name = text::required(Input::Name, input.name, text::MAX_NAME)?;
+    let handle = text::optional(Input::Handle, input.handle, 100)?;
     let email = text::email(input.email)?;
     Ok(creator::ActiveModel {
         brand_id: Set(brand.0),
@@ -31,13 +31,13 @@ pub async fn create(db: &impl ConnectionTrait, brand: BrandId, input: NewCreator
     .await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<creator::Model>> {
+pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<Option<creator::Model>> {
     Ok(creator::Entity::find_by_id(id).filter(creator::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
 /// Soft delete; deleting an already deleted creator changes nothing.
-pub async fn delete(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<creator::Model> {
-    let found = find(db, brand, id).await?.ok_or_else(|| not_found("creator"))?;
+pub async fn delete(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<creator::Model> {
+    let found = find(db, brand, id).await?.ok_or_else(|| not_found(Thing::Creator))?;
     if found.deleted_at.is_some() {
         return Ok(found);
     }
@@ -53,7 +53,7 @@ pub async fn page(
     include_deleted: bool,
     after: Option<i64>,
     limit: u64,
-) -> AppResult<(Vec<creator::Model>, u64)> {
+) -> DomainResult<(Vec<creator::Model>, u64)> {
     let mut query = creator::Entity::find().filter(creator::Column::BrandId.eq(brand.0));
     if !include_deleted {
         query = query.filter(creator::Column::DeletedAt.is_null());

@@ -40,10 +40,6 @@ fn slug(name: &str) -> String {
         .to_lowercase()
 }
 
-fn failed(e: crate::error::AppError) -> anyhow::Error {
-    anyhow::anyhow!(e.public_message())
-}
-
 /// The demo brand's ADMIN key: the brand `--demo` created before, with the key it showed
 /// then (a fresh one only if that key was revoked), or a new demo brand beside whatever
 /// brands the database holds. It never keys a brand it did not create.
@@ -51,7 +47,7 @@ pub async fn demo_key(db: &DatabaseConnection) -> anyhow::Result<String> {
     match demo_brand::Entity::find().order_by_asc(demo_brand::Column::BrandId).one(db).await? {
         Some(demo) if auth::authenticate(db, &demo.api_key).await.is_ok() => Ok(demo.api_key),
         Some(demo) => {
-            let key = auth::create_key(db, BrandId(demo.brand_id), "demo", Role::Admin).await.map_err(failed)?;
+            let key = auth::create_key(db, BrandId(demo.brand_id), "demo", Role::Admin).await?;
             let mut row: demo_brand::ActiveModel = demo.into();
             row.api_key = Set(key.clone());
             row.update(db).await?;
@@ -63,24 +59,23 @@ pub async fn demo_key(db: &DatabaseConnection) -> anyhow::Result<String> {
 
 /// Creates the demo brand with its campaigns, creators, orders and reviews.
 async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
-    let created =
-        brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com")).await.map_err(failed)?;
+    let created = brands::create(db, DEMO_BRAND, "USD", Some("https://glow-cosmetics.example.com")).await?;
     let brand = BrandId(created.brand.id);
-    let currency = brands::currency(&created.brand).map_err(failed)?;
-    let key = auth::create_key(db, brand, "demo", Role::Admin).await.map_err(failed)?;
+    let currency = brands::currency(&created.brand)?;
+    let key = auth::create_key(db, brand, "demo", Role::Admin).await?;
     demo_brand::ActiveModel { brand_id: Set(brand.0), api_key: Set(key.clone()), created_at: Set(time::now()) }
         .insert(db)
         .await?;
     let mut rng = StdRng::seed_from_u64(2026);
 
-    let spring = campaigns::create(db, brand, "Spring Glow 2026", Some("10")).await.map_err(failed)?;
-    let summer = campaigns::create(db, brand, "Summer Essentials", Some("12.5")).await.map_err(failed)?;
-    let holiday = campaigns::create(db, brand, "Holiday Gift Guide", Some("8")).await.map_err(failed)?;
+    let spring = campaigns::create(db, brand, "Spring Glow 2026", Some("10")).await?;
+    let summer = campaigns::create(db, brand, "Summer Essentials", Some("12.5")).await?;
+    let holiday = campaigns::create(db, brand, "Holiday Gift Guide", Some("8")).await?;
     let mut people = Vec::new();
     for (name, handle) in CREATORS {
         let email = format!("{}@creators.example.com", handle.trim_start_matches('@').replace('.', ""));
         let new = creators::NewCreator { name, handle: Some(handle), email: Some(&email) };
-        people.push(creators::create(db, brand, new).await.map_err(failed)?);
+        people.push(creators::create(db, brand, new).await?);
     }
     // Everyone joins one campaign with a coupon and a link; every fourth creator joins a
     // second one too; one member has custom terms.
@@ -97,7 +92,7 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
             commission_rate: rate,
             commission_flat: flat,
         };
-        members.push(memberships::add(db, brand, currency, new).await.map_err(failed)?);
+        members.push(memberships::add(db, brand, currency, new).await?);
         if i % 4 == 0 {
             let (coupon, link) = (format!("{}GIFT", slug.to_uppercase()), format!("{slug}-gift"));
             let new = NewMembership {
@@ -108,7 +103,7 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
                 commission_rate: None,
                 commission_flat: None,
             };
-            members.push(memberships::add(db, brand, currency, new).await.map_err(failed)?);
+            members.push(memberships::add(db, brand, currency, new).await?);
         }
     }
 
@@ -129,13 +124,13 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
             referral_code: if by_link { m.affiliate_code.clone() } else { None },
             source: "demo".to_string(),
         };
-        orders::record(db, brand, &event).await.map_err(failed)?;
+        orders::record(db, brand, &event).await?;
         let roll: f64 = rng.r#gen();
         let later = OrderEvent { occurred_at: ordered_at + rng.gen_range(1..10) * day, ..event };
         if roll < 0.08 {
-            orders::record(db, brand, &OrderEvent { status: OrderStatus::Refunded, ..later }).await.map_err(failed)?;
+            orders::record(db, brand, &OrderEvent { status: OrderStatus::Refunded, ..later }).await?;
         } else if roll < 0.15 {
-            orders::record(db, brand, &OrderEvent { status: OrderStatus::Canceled, ..later }).await.map_err(failed)?;
+            orders::record(db, brand, &OrderEvent { status: OrderStatus::Canceled, ..later }).await?;
         }
     }
 
@@ -150,11 +145,11 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
             continue;
         }
         let reason = ["Self-referral", "Order flagged as fraud", "Employee purchase"][rng.gen_range(0..3)];
-        approval::review(db, &reviewer, c.id, Approval::Rejected, Some(reason)).await.map_err(failed)?;
+        approval::review(db, &reviewer, c.id, Approval::Rejected, Some(reason)).await?;
     }
     // One member leaves a campaign and one creator leaves the community: the dashboard
     // keeps their sales, the Performance tab does not show them.
-    memberships::remove(db, brand, members[3].campaign_id, members[3].creator_id).await.map_err(failed)?;
-    creators::delete(db, brand, people[11].id).await.map_err(failed)?;
+    memberships::remove(db, brand, members[3].campaign_id, members[3].creator_id).await?;
+    creators::delete(db, brand, people[11].id).await?;
     Ok(key)
 }

@@ -1,9 +1,12 @@
 //! Membership of creators in campaigns, with their codes and commission terms.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, Set,
+    SqlErr,
+};
 
 use super::money::{Currency, Rate};
 use super::{BrandId, campaigns, creators, text, time};
-use crate::error::{AppError, AppResult, bad_input, not_found};
+use crate::domain::error::{DomainError, DomainResult, Input, Thing, invalid, not_found};
 use entity::membership;
 
 pub struct NewMembership<'a> {
@@ -20,47 +23,33 @@ pub async fn add(
     brand: BrandId,
     currency: Currency,
     input: NewMembership<'_>,
-) -> AppResult<membership::Model> {
-    let campaign = campaigns::find(db, brand, input.campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
-    let creator = creators::find(db, brand, input.creator_id).await?.ok_or_else(|| not_found("creator"))?;
+) -> DomainResult<membership::Model> {
+    let campaign = campaigns::find(db, brand, input.campaign_id).await?.ok_or_else(|| not_found(Thing::Campaign))?;
+    let creator = creators::find(db, brand, input.creator_id).await?.ok_or_else(|| not_found(Thing::Creator))?;
     if creator.deleted_at.is_some() {
-        return Err(bad_input("creatorId", "this creator was deleted from the community"));
+        return Err(invalid(Input::Creator, "this creator was deleted from the community"));
     }
-    let coupon = text::code("couponCode", input.coupon_code)?;
-    let affiliate = text::code("affiliateCode", input.affiliate_code)?;
+    let coupon = text::code(Input::CouponCode, input.coupon_code)?;
+    let affiliate = text::code(Input::AffiliateCode, input.affiliate_code)?;
     let rate = match input.commission_rate {
-        Some(r) => Rate::parse(r).map_err(|m| bad_input("commissionRate", m))?,
+        Some(r) => Rate::parse(r).map_err(|m| invalid(Input::CommissionRate, m))?,
         None => Rate::from_scaled(campaign.default_commission_rate),
     };
     let flat = match input.commission_flat {
-        Some(f) => currency.parse_amount(f).map_err(|m| bad_input("commissionFlat", m))?,
+        Some(f) => currency.parse_amount(f).map_err(|m| invalid(Input::CommissionFlat, m))?,
         None => 0,
     };
-    if current(db, campaign.id, creator.id).await?.is_some() {
-        return Err(bad_input("creatorId", "this creator is already a member of the campaign"));
-    }
-    let active = membership::Entity::find()
-        .filter(membership::Column::BrandId.eq(brand.0))
-        .filter(membership::Column::RemovedAt.is_null());
-    if let Some(c) = &coupon {
-        let taken = active.clone().filter(membership::Column::CouponKey.eq(c.to_uppercase())).one(db).await?;
-        if taken.is_some() {
-            return Err(bad_input("couponCode", format!("coupon code '{c}' is already in use")));
-        }
-    }
-    if let Some(a) = &affiliate {
-        let taken = active.filter(membership::Column::AffiliateCode.eq(a.as_str())).one(db).await?;
-        if taken.is_some() {
-            return Err(bad_input("affiliateCode", format!("affiliate code '{a}' is already in use")));
-        }
+    let codes = Codes { brand, campaign: campaign.id, creator: creator.id, coupon: &coupon, affiliate: &affiliate };
+    if let Some(taken) = codes.taken(db).await? {
+        return Err(taken);
     }
     let inserted = membership::ActiveModel {
         brand_id: Set(brand.0),
         campaign_id: Set(campaign.id),
         creator_id: Set(creator.id),
         coupon_key: Set(coupon.as_ref().map(|c| c.to_uppercase())),
-        coupon_code: Set(coupon),
-        affiliate_code: Set(affiliate),
+        coupon_code: Set(coupon.clone()),
+        affiliate_code: Set(affiliate.clone()),
         commission_rate: Set(rate.scaled()),
         commission_flat: Set(flat),
         joined_at: Set(time::now()),
@@ -69,11 +58,68 @@ pub async fn add(
     }
     .insert(db)
     .await;
-    // A concurrent add can still win the race past the checks above; the index decides.
-    inserted.map_err(|err| match text::unique_violation(&err) {
-        Some(field) => bad_input(field, format!("{field} is already in use")),
-        None => AppError::from(err),
-    })
+    match inserted {
+        Ok(created) => Ok(created),
+        // A concurrent add won the race past the checks above; the index decided.
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            match violated_index(&err).and_then(|name| INDEXES.iter().find(|(index, _)| *index == name)) {
+                Some((_, input)) => Err(invalid(*input, format!("{} is already in use", input.label()))),
+                // SQLite names the columns, not the index: ask again which code is taken.
+                None => Err(codes.taken(db).await?.unwrap_or(DomainError::Unexpected(err.into()))),
+            }
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The partial unique indexes of memberships (migration 4), and the input each protects.
+const INDEXES: [(&str, Input); 3] = [
+    ("ux_memberships_active_coupon", Input::CouponCode),
+    ("ux_memberships_active_affiliate", Input::AffiliateCode),
+    ("ux_memberships_active_member", Input::Creator),
+];
+
+/// The name of the unique index a statement violated, where the database reports it
+/// (PostgreSQL does; SQLite does not).
+fn violated_index(err: &DbErr) -> Option<&str> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
+        return None;
+    };
+    sqlx.as_database_error()?.constraint()
+}
+
+/// What a new membership must not share with a current one.
+struct Codes<'a> {
+    brand: BrandId,
+    campaign: i64,
+    creator: i64,
+    coupon: &'a Option<String>,
+    affiliate: &'a Option<String>,
+}
+
+impl Codes<'_> {
+    /// The refusal for the first of them already taken, if any.
+    async fn taken(&self, db: &impl ConnectionTrait) -> DomainResult<Option<DomainError>> {
+        if current(db, self.campaign, self.creator).await?.is_some() {
+            return Ok(Some(invalid(Input::Creator, "this creator is already a member of the campaign")));
+        }
+        let active = membership::Entity::find()
+            .filter(membership::Column::BrandId.eq(self.brand.0))
+            .filter(membership::Column::RemovedAt.is_null());
+        if let Some(c) = self.coupon {
+            let taken = active.clone().filter(membership::Column::CouponKey.eq(c.to_uppercase())).one(db).await?;
+            if taken.is_some() {
+                return Ok(Some(invalid(Input::CouponCode, format!("coupon code '{c}' is already in use"))));
+            }
+        }
+        if let Some(a) = self.affiliate {
+            let taken = active.filter(membership::Column::AffiliateCode.eq(a.as_str())).one(db).await?;
+            if taken.is_some() {
+                return Ok(Some(invalid(Input::AffiliateCode, format!("affiliate code '{a}' is already in use"))));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// The creator's current (not removed) membership in the campaign.
@@ -81,7 +127,7 @@ pub async fn current(
     db: &impl ConnectionTrait,
     campaign_id: i64,
     creator_id: i64,
-) -> AppResult<Option<membership::Model>> {
+) -> DomainResult<Option<membership::Model>> {
     Ok(membership::Entity::find()
         .filter(membership::Column::CampaignId.eq(campaign_id))
         .filter(membership::Column::CreatorId.eq(creator_id))
@@ -96,19 +142,19 @@ pub async fn remove(
     brand: BrandId,
     campaign_id: i64,
     creator_id: i64,
-) -> AppResult<membership::Model> {
-    campaigns::find(db, brand, campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
+) -> DomainResult<membership::Model> {
+    campaigns::find(db, brand, campaign_id).await?.ok_or_else(|| not_found(Thing::Campaign))?;
     let found = current(db, campaign_id, creator_id)
         .await?
         .filter(|m| m.brand_id == brand.0)
-        .ok_or_else(|| not_found("membership"))?;
+        .ok_or_else(|| not_found(Thing::Membership))?;
     let mut active: membership::ActiveModel = found.into();
     active.removed_at = Set(Some(time::now()));
     Ok(active.update(db).await?)
 }
 
 /// Current members of a campaign whose creator is not deleted, in joining order.
-pub async fn current_members(db: &impl ConnectionTrait, campaign_id: i64) -> AppResult<Vec<membership::Model>> {
+pub async fn current_members(db: &impl ConnectionTrait, campaign_id: i64) -> DomainResult<Vec<membership::Model>> {
     let rows = membership::Entity::find()
         .filter(membership::Column::CampaignId.eq(campaign_id))
         .filter(membership::Column::RemovedAt.is_null())

@@ -6,6 +6,7 @@ pub mod brands;
 pub mod campaigns;
 pub mod creators;
 pub mod demo;
+pub mod error;
 pub mod memberships;
 pub mod money;
 pub mod orders;

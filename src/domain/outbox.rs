@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, Set};
 use serde::{Deserialize, Serialize};
 
 use super::time;
-use crate::error::AppResult;
+use crate::domain::error::DomainResult;
 use entity::enums::{Approval, EventKind, OrderStatus};
 use entity::event;
 
@@ -34,7 +34,7 @@ pub async fn append(
     campaign_id: i64,
     kind: EventKind,
     payload: &impl Serialize,
-) -> AppResult<()> {
+) -> DomainResult<()> {
     let payload = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
     event::ActiveModel {
         brand_id: Set(brand_id),

@@ -9,7 +9,7 @@ use super::BrandId;
 use super::rollup::push_figures;
 use super::time::TimeRange;
 use crate::db::Sql;
-use crate::error::AppResult;
+use crate::domain::error::DomainResult;
 
 /// Sums of a `rollup::push_figures` subquery aliased `f`.
 const SUMS: &str = "CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
@@ -70,7 +70,7 @@ pub async fn campaign_rows(
     campaign_id: i64,
     range: TimeRange,
     creator: Option<i64>,
-) -> AppResult<Vec<PerformanceRow>> {
+) -> DomainResult<Vec<PerformanceRow>> {
     let mut sql = Sql::new(&format!(
         "SELECT m.id AS membership_id, m.creator_id AS creator_id, {SUMS} \
          FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN "
@@ -102,7 +102,7 @@ pub struct Dashboard {
 }
 
 /// Every sale of the brand, removed members and deleted creators included (rule 6).
-pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRange) -> AppResult<Dashboard> {
+pub async fn dashboard(db: &impl ConnectionTrait, brand: BrandId, range: TimeRange) -> DomainResult<Dashboard> {
     let mut sql = Sql::new(
         "SELECT k.id AS campaign_id, CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
          CAST(COALESCE(SUM(f.sales), 0) AS BIGINT) AS sales, CAST(COALESCE(SUM(f.earned), 0) AS BIGINT) AS commission \
@@ -127,7 +127,7 @@ pub async fn creator_commissions(
     brand: BrandId,
     creators: &[i64],
     range: TimeRange,
-) -> AppResult<HashMap<i64, i64>> {
+) -> DomainResult<HashMap<i64, i64>> {
     #[derive(FromQueryResult)]
     struct Row {
         creator_id: i64,

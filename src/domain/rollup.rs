@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use super::BrandId;
 use super::time::{self, DAY, TimeRange};
 use crate::db::Sql;
-use crate::error::{AppError, AppResult};
+use crate::domain::error::{DomainError, DomainResult};
 use entity::enums::{Approval, OrderStatus};
 
 /// One order's contribution to the figures.
@@ -73,7 +73,7 @@ pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 /// Adds `delta` to the bucket's row, creating it when needed; one statement, safe under
 /// concurrency on both backends. A delta that would take the row past `BUCKET_CAP` changes
 /// nothing and is refused (the caller's transaction then stores nothing).
-pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> AppResult<()> {
+pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> DomainResult<()> {
     if delta == Contribution::default() {
         return Ok(());
     }
@@ -103,12 +103,12 @@ pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contributio
     sql.push(&cap).push(" AND order_rollups.earned + excluded.earned <= ").push(&cap);
     let result = db.execute_raw(sql.build(db.get_database_backend())).await?;
     if result.rows_affected() == 0 {
-        return Err(AppError::BadUserInput {
+        return Err(DomainError::Invalid {
             message: format!(
                 "one creator's sales in one campaign on one day would pass {BUCKET_CAP} minor units, \
                  more than Tally adds up exactly"
             ),
-            field: None,
+            input: None,
         });
     }
     Ok(())

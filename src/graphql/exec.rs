@@ -17,6 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::Limits;
 use super::cost::{self, Budget, CostModel, Measured};
 use super::loaders::Loaders;
+use crate::domain::error::DomainError;
 use crate::error::{AppError, AppResult};
 use crate::http::caller::Caller;
 use crate::http::state::AppState;
@@ -116,17 +117,45 @@ pub fn error_response(err: AppError) -> Response {
     Response::from_errors(vec![err.into_server_error()])
 }
 
-/// Gives every error of the engine's own (a malformed document, an unknown field, a bad
-/// argument) the code BAD_USER_INPUT; Tally's errors carry their code already, and every
-/// limit is checked before the engine runs.
-fn coded(mut response: Response) -> Response {
+/// Gives every error its code: the one place errors are coded and internal causes logged,
+/// for every transport. Tally's own errors carry a code already. A domain refusal that a
+/// resolver passed up with `?` (which async-graphql converts through `Display`, keeping it
+/// as the error's source) is mapped like any other refusal, its message replaced and an
+/// internal cause hidden. The engine's own errors (a malformed document, an unknown
+/// field, a bad argument) are BAD_USER_INPUT.
+pub fn coded(mut response: Response) -> Response {
     for error in &mut response.errors {
-        let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
-        if !has_code {
-            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        if error.extensions.as_ref().is_some_and(|e| e.get("code").is_some()) {
+            continue;
         }
+        if let Some(refusal) = error.source::<DomainError>() {
+            let coded = async_graphql::Error::from(AppError::from(refusal));
+            error.message = coded.message;
+            error.extensions = coded.extensions;
+            continue;
+        }
+        error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
     }
     response
+}
+
+/// The schema as the websocket protocol handler runs it: every answer and every event
+/// coded by `coded`, as over HTTP.
+#[derive(Clone)]
+pub struct CodedSchema(pub super::TallySchema);
+
+impl async_graphql::Executor for CodedSchema {
+    async fn execute(&self, request: Request) -> Response {
+        coded(self.0.execute(request).await)
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> futures_util::stream::BoxStream<'static, Response> {
+        self.0.execute_stream_with_session_data(request, session_data.unwrap_or_default()).map(coded).boxed()
+    }
 }
 
 /// Polls `main` together with the loader batches it starts, all in this one task. A batch

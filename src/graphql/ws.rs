@@ -22,6 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::domain::auth;
+use crate::domain::error::DomainError;
 use crate::error::AppError;
 use crate::graphql::exec;
 use crate::http::caller::{Caller, bearer_token};
@@ -101,7 +102,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
             return;
         }
         Err(err) => {
-            tracing::warn!(message = %err.public_message(), "websocket init failed");
+            tracing::warn!(error = ?err, "websocket init failed");
             let _ = sink.send(close(1011, "Internal error")).await;
             return;
         }
@@ -134,7 +135,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
                 }
             }
         });
-    let graphql = GraphQLWebSocket::new_with_pair(out_tx, incoming, state.schema.clone(), protocol)
+    let graphql = GraphQLWebSocket::new_with_pair(out_tx, incoming, exec::CodedSchema(state.schema.clone()), protocol)
         .with_data(data)
         .on_connection_init(|_| async { Ok(Data::default()) })
         .serve();
@@ -148,7 +149,7 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
         loop {
             let message = tokio::select! {
                 _ = recheck.tick() => {
-                    if let Err(AppError::Unauthenticated(_)) = auth::authenticate(&db, &secret).await {
+                    if let Err(DomainError::Unauthenticated) = auth::authenticate(&db, &secret).await {
                         let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(close(4403, "Forbidden: the API key was revoked"))).await;
                         break;
                     }
@@ -161,7 +162,6 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
                 _ = keepalive.tick() => Message::Text(if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# }.into()),
                 _ = close_rx.changed() => break,
             };
-            let message = coded(message);
             match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
                 Ok(Ok(())) => {}
                 _ => break,
@@ -178,27 +178,6 @@ async fn session(state: AppState, protocol: GraphQLProtocol, legacy: bool, socke
     // Both run to the end: the forwarder flushes what the handler wrote (a close frame
     // included) after the handler stops, and the handler stops once the forwarder is gone.
     tokio::join!(graphql, forward);
-}
-
-/// Gives every error the protocol handler sends (the engine's own: an unknown field, a
-/// bad argument) the code BAD_USER_INPUT, as over HTTP; only messages carrying errors are
-/// parsed.
-fn coded(message: Message) -> Message {
-    let Message::Text(text) = &message else { return message };
-    if !text.as_str().contains(r#""errors""#) {
-        return message;
-    }
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else { return message };
-    let Some(errors) = value.pointer_mut("/payload/errors").and_then(|e| e.as_array_mut()) else { return message };
-    for error in errors {
-        if error.pointer("/extensions/code").is_none() {
-            if !error["extensions"].is_object() {
-                error["extensions"] = serde_json::json!({});
-            }
-            error["extensions"]["code"] = "BAD_USER_INPUT".into();
-        }
-    }
-    Message::Text(value.to_string().into())
 }
 
 /// Every operation a client starts passes here before the protocol handler sees it: the

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::domain::error::{DomainError, Input};
 use crate::domain::orders::{OrderEvent, OrderStatus};
 use crate::domain::{brands, money::Currency, text, time};
 use crate::error::{AppError, AppResult, bad_input};
@@ -84,16 +85,36 @@ fn parse(order: &ShopifyOrder, status: OrderStatus, currency: Currency, topic: &
         None => None,
     };
     let coupon = order.discount_codes.iter().find_map(|d| d.code.as_deref().filter(|c| !c.trim().is_empty()));
+    let referral = referral_of(order.landing_site.as_deref());
     Ok(OrderEvent {
-        external_id: text::required("id", &external_id, 255)?,
+        external_id: text::required(Input::ExternalId, &external_id, 255).map_err(in_shopify_terms)?,
         amount,
         status,
         occurred_at,
         ordered_at,
-        coupon_code: text::optional("discount_codes", coupon, 255)?,
-        referral_code: text::optional("landing_site", referral_of(order.landing_site.as_deref()).as_deref(), 255)?,
+        coupon_code: text::optional(Input::CouponCode, coupon, 255).map_err(in_shopify_terms)?,
+        referral_code: text::optional(Input::ReferralCode, referral.as_deref(), 255).map_err(in_shopify_terms)?,
         source: format!("shopify:{topic}"),
     })
+}
+
+/// A refusal with the field named as in Shopify's payload.
+fn in_shopify_terms(err: DomainError) -> AppError {
+    match err {
+        DomainError::Invalid { input: Some(input), message } => {
+            let field = match input {
+                Input::ExternalId => "id",
+                Input::CouponCode => "discount_codes",
+                Input::ReferralCode => "landing_site",
+                Input::Amount => "current_subtotal_price",
+                Input::OccurredAt => "updated_at",
+                Input::OrderedAt => "created_at",
+                other => crate::error::field_name(other),
+            };
+            bad_input(field, message)
+        }
+        other => other.into(),
+    }
 }
 
 /// What a Shopify delivery means.

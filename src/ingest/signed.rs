@@ -58,5 +58,5 @@ pub fn parse(body: &[u8], currency: Currency) -> AppResult<OrderEvent> {
         coupon_code: payload.coupon_code,
         referral_code: payload.referral_code,
     };
-    OrderEvent::parse(&raw, currency, "webhook")
+    Ok(OrderEvent::parse(&raw, currency, "webhook")?)
 }

@@ -129,7 +129,7 @@ impl TestApp {
     pub async fn brand_with(&self, name: &str, currency: &str, store_url: Option<&str>) -> TestBrand {
         let created = brands::create(&self.state.db, name, currency, store_url)
             .await
-            .unwrap_or_else(|e| panic!("create brand: {}", e.public_message()));
+            .unwrap_or_else(|e| panic!("create brand: {}", e));
         TestBrand {
             id: ids::encode(Kind::Brand, created.brand.id),
             key: created.api_key,
@@ -146,7 +146,7 @@ impl TestApp {
             tally::domain::auth::Role::Viewer,
         )
         .await
-        .unwrap_or_else(|e| panic!("{}", e.public_message()))
+        .unwrap_or_else(|e| panic!("{}", e))
     }
 
     /// POSTs a GraphQL operation and returns the whole JSON answer.

@@ -6,8 +6,8 @@ use sea_orm::{EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, 
 use super::OrderStatus;
 use super::query::{OrderCursor, OrderFilter, Scope, newest_first, scoped};
 use crate::domain::BrandId;
+use crate::domain::error::DomainResult;
 use crate::domain::time::Millis;
-use crate::error::AppResult;
 use entity::enums::Approval;
 use entity::{campaign, conversion, creator, order};
 
@@ -38,7 +38,7 @@ pub async fn export_page(
     filter: &OrderFilter,
     after: Option<OrderCursor>,
     limit: u64,
-) -> AppResult<Vec<ExportRow>> {
+) -> DomainResult<Vec<ExportRow>> {
     let approved = Expr::col((conversion::Entity, conversion::Column::Approval)).eq(Approval::Approved);
     let paid = Expr::col((order::Entity, order::Column::Status)).eq(OrderStatus::Paid);
     let earned = Expr::case(approved.and(paid), Expr::col((conversion::Entity, conversion::Column::Commission)))

@@ -8,17 +8,17 @@ use sea_orm::{
 };
 
 use super::{Attribution, OrderEvent, OrderStatus, Recorded, precedence};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::{self, Currency, Rate};
 use crate::domain::outbox::{self, OrderStatusChanged};
 use crate::domain::rollup::{self, Bucket, Contribution};
 use crate::domain::time::{self, Millis};
 use crate::domain::{BrandId, brands};
-use crate::error::{AppError, AppResult};
 use entity::enums::{Approval, EventKind};
 use entity::{conversion, membership, order, order_event};
 
 /// Attributes, stores and applies one order event, all in one transaction.
-pub async fn record(db: &DatabaseConnection, brand: BrandId, event: &OrderEvent) -> AppResult<Recorded> {
+pub async fn record(db: &DatabaseConnection, brand: BrandId, event: &OrderEvent) -> DomainResult<Recorded> {
     let brand_row = brands::get(db, brand).await?;
     let currency = brands::currency(&brand_row)?;
     let txn = db.begin().await?;
@@ -33,7 +33,7 @@ pub async fn record(db: &DatabaseConnection, brand: BrandId, event: &OrderEvent)
                     None => {
                         let existing = find_for_update(&txn, brand, &event.external_id)
                             .await?
-                            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order vanished")))?;
+                            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order vanished")))?;
                         apply_status(&txn, existing, event).await?
                     }
                 }
@@ -48,7 +48,7 @@ async fn find_for_update(
     db: &impl ConnectionTrait,
     brand: BrandId,
     external_id: &str,
-) -> AppResult<Option<order::Model>> {
+) -> DomainResult<Option<order::Model>> {
     let found = order::Entity::find()
         .filter(order::Column::BrandId.eq(brand.0))
         .filter(order::Column::ExternalId.eq(external_id))
@@ -60,12 +60,12 @@ async fn find_for_update(
 
 /// An order by id, locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL;
 /// SQLite has one writer at a time anyway).
-pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> AppResult<order::Model> {
+pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> DomainResult<order::Model> {
     order::Entity::find_by_id(order_id)
         .lock_exclusive()
         .one(db)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversion without order {order_id}")))
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("conversion without order {order_id}")))
 }
 
 /// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
@@ -74,7 +74,7 @@ async fn attribute(
     db: &impl ConnectionTrait,
     brand: BrandId,
     event: &OrderEvent,
-) -> AppResult<Option<(membership::Model, Attribution)>> {
+) -> DomainResult<Option<(membership::Model, Attribution)>> {
     let by_coupon =
         event.coupon_code.as_ref().map(|c| (membership::Column::CouponKey, c.to_uppercase(), Attribution::CouponCode));
     let by_link = event
@@ -95,7 +95,7 @@ async fn holder(
     brand: BrandId,
     column: membership::Column,
     code: String,
-) -> AppResult<Option<membership::Model>> {
+) -> DomainResult<Option<membership::Model>> {
     let mut newest_first = membership::Entity::find()
         .filter(membership::Column::BrandId.eq(brand.0))
         .filter(column.eq(code))
@@ -117,7 +117,7 @@ async fn insert_order(
     attribution: Attribution,
     currency: Currency,
     event: &OrderEvent,
-) -> AppResult<Option<Recorded>> {
+) -> DomainResult<Option<Recorded>> {
     let now = time::now();
     let new = order::ActiveModel {
         brand_id: Set(membership.brand_id),
@@ -184,7 +184,7 @@ async fn insert_history(
     status: OrderStatus,
     occurred_at: Millis,
     source: &str,
-) -> AppResult<bool> {
+) -> DomainResult<bool> {
     let event = order_event::ActiveModel {
         brand_id: Set(order.brand_id),
         order_id: Set(order.id),
@@ -210,7 +210,7 @@ async fn insert_history(
 /// higher `precedence` wins, whatever order they arrive in. A newer event also carries
 /// the order's current amount (a partial refund lowers Shopify's current subtotal), so
 /// sales follow it; the commission stays as pinned when the conversion was created (rule 2).
-async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> AppResult<Recorded> {
+async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> DomainResult<Recorded> {
     let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
     let newer = (event.occurred_at, precedence(event.status)) > (existing.last_event_at, precedence(existing.status));
     if !fresh || !newer {
@@ -238,7 +238,7 @@ async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: 
             .find_related(conversion::Entity)
             .one(db)
             .await?
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("order {} has no conversion", before.id)))?;
+            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order {} has no conversion", before.id)))?;
         let was = Contribution::of(before.status, before.amount, conversion.approval, conversion.commission);
         let now = Contribution::of(updated.status, updated.amount, conversion.approval, conversion.commission);
         rollup::apply(db, Bucket::of(&updated), now.minus(was)).await?;

@@ -15,7 +15,7 @@ use sea_orm::{ActiveEnum, Iterable};
 use super::money::Currency;
 use super::text;
 use super::time::{self, Millis};
-use crate::error::{AppResult, bad_input};
+use crate::domain::error::{DomainResult, Input, invalid};
 use entity::order;
 
 pub use entity::enums::{Attribution, OrderStatus};
@@ -63,19 +63,22 @@ pub struct RawOrderEvent {
 }
 
 impl OrderEvent {
-    pub fn parse(raw: &RawOrderEvent, currency: Currency, source: &str) -> AppResult<OrderEvent> {
-        let external_id = text::required("externalId", &raw.external_id, 255)?;
-        let sent = Currency::parse(&raw.currency).map_err(|m| bad_input("currency", m))?;
+    pub fn parse(raw: &RawOrderEvent, currency: Currency, source: &str) -> DomainResult<OrderEvent> {
+        let external_id = text::required(Input::ExternalId, &raw.external_id, 255)?;
+        let sent = Currency::parse(&raw.currency).map_err(|m| invalid(Input::Currency, m))?;
         if sent != currency {
-            return Err(bad_input("currency", format!("currency {sent} differs from the brand's currency {currency}")));
+            return Err(invalid(
+                Input::Currency,
+                format!("currency {sent} differs from the brand's currency {currency}"),
+            ));
         }
-        let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| bad_input("amount", m))?;
+        let amount = currency.parse_amount(raw.amount.trim()).map_err(|m| invalid(Input::Amount, m))?;
         let status = parse_status(raw.status.trim()).ok_or_else(|| {
-            bad_input("status", format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
+            invalid(Input::Status, format!("'{}' is not a status: PAID, CANCELED or REFUNDED", raw.status))
         })?;
-        let occurred_at = time::parse_event_time(&raw.occurred_at).map_err(|m| bad_input("occurredAt", m))?;
+        let occurred_at = time::parse_event_time(&raw.occurred_at).map_err(|m| invalid(Input::OccurredAt, m))?;
         let ordered_at = match &raw.ordered_at {
-            Some(t) => Some(time::parse_event_time(t).map_err(|m| bad_input("orderedAt", m))?),
+            Some(t) => Some(time::parse_event_time(t).map_err(|m| invalid(Input::OrderedAt, m))?),
             None => None,
         };
         Ok(OrderEvent {
@@ -84,8 +87,8 @@ impl OrderEvent {
             status,
             occurred_at,
             ordered_at,
-            coupon_code: text::optional("couponCode", raw.coupon_code.as_deref(), 255)?,
-            referral_code: text::optional("referralCode", raw.referral_code.as_deref(), 255)?,
+            coupon_code: text::optional(Input::CouponCode, raw.coupon_code.as_deref(), 255)?,
+            referral_code: text::optional(Input::ReferralCode, raw.referral_code.as_deref(), 255)?,
             source: source.to_string(),
         })
     }

@@ -8,11 +8,11 @@ use sea_orm::{
 
 use super::OrderStatus;
 use crate::domain::BrandId;
+use crate::domain::error::DomainResult;
 use crate::domain::time::{Millis, TimeRange};
-use crate::error::AppResult;
 use entity::{creator, membership, order};
 
-pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> AppResult<Option<order::Model>> {
+pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<Option<order::Model>> {
     Ok(order::Entity::find_by_id(id).filter(order::Column::BrandId.eq(brand.0)).one(db).await?)
 }
 
@@ -113,11 +113,11 @@ pub async fn page(
     filter: &OrderFilter,
     after: Option<OrderCursor>,
     limit: u64,
-) -> AppResult<Vec<order::Model>> {
+) -> DomainResult<Vec<order::Model>> {
     let select = order::Entity::find().filter(scoped(brand, scope, filter));
     Ok(newest_first(select, after, limit).all(db).await?)
 }
 
-pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> AppResult<u64> {
+pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
     Ok(order::Entity::find().filter(scoped(brand, scope, filter)).count(db).await?)
 }
