@@ -47,7 +47,8 @@ pub async fn append(
     .insert(db)
     .await?;
     if db.get_database_backend() == DbBackend::Postgres {
-        // Delivered by PostgreSQL only if and when this transaction commits.
+        // Delivered by PostgreSQL only if and when this transaction commits. A function
+        // call, so SQL.
         let stmt = sea_orm::Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",

@@ -1,6 +1,8 @@
 //! The aggregates of SPEC §1 rules 5–7: the Performance table, the dashboard and a
 //! creator's total commission, each one GROUP BY in the database over integer minor units,
 //! read from the daily rollups plus the orders of partial days at a range's edges.
+//! Written as SQL: sums over a UNION ALL of rollup rows and edge orders read plainly as
+//! SQL and would be longer, not clearer, built with sea-query.
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, FromQueryResult};

@@ -71,7 +71,8 @@ impl Bucket {
 pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 
 /// Adds `delta` to the bucket's row, creating it when needed; one statement, safe under
-/// concurrency on both backends. A delta that would take the row past `BUCKET_CAP` changes
+/// concurrency on both backends. Written as SQL: an upsert that adds to every column under
+/// a guard is one line of SQL and no clearer in sea-query. A delta that would take the row past `BUCKET_CAP` changes
 /// nothing and is refused (the caller's transaction then stores nothing).
 pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> DomainResult<()> {
     if delta == Contribution::default() {

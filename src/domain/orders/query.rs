@@ -121,3 +121,26 @@ pub async fn page(
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
     Ok(order::Entity::find().filter(scoped(brand, scope, filter)).count(db).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::*;
+
+    #[test]
+    fn pages_compare_the_keyset_as_a_row_value_and_filter_current_members_by_subquery() {
+        let filter = OrderFilter { statuses: vec![OrderStatus::Paid, OrderStatus::Paid], ..OrderFilter::default() };
+        let after = Some(OrderCursor { ordered_at: 5, id: 7 });
+        let select = order::Entity::find().filter(scoped(BrandId(1), Scope::Campaign(2), &filter));
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let sql = newest_first(select.clone(), after, 101).build(backend).to_string();
+            // A row-value comparison is what both backends turn into an index range scan;
+            // `a < x OR (a = x AND id < y)` made every export chunk rescan from the top.
+            assert!(sql.contains(r#"("orders"."ordered_at", "orders"."id") < (5, 7)"#), "{sql}");
+            assert!(sql.contains(r#""orders"."creator_id" IN (SELECT"#), "{sql}");
+            assert!(sql.contains(r#""orders"."status" IN ('PAID')"#), "each status once: {sql}");
+            assert!(sql.ends_with(r#"ORDER BY "orders"."ordered_at" DESC, "orders"."id" DESC LIMIT 101"#), "{sql}");
+        }
+    }
+}
