@@ -3,10 +3,12 @@
 # creator, campaign and conversion), each on its own PostgreSQL database filled through
 # its own API with the same data: 1 campaign, 100 members, N orders (default 20000) by the
 # signed webhook. wrk -t2 -c32, 10 s per run, A B A B A B after a warm-up of each; prints
-# each run and the median of each binary.
+# each run and the median of each binary. Then both download the brand's sales CSV five
+# times per round, A B A B A B, and the median rows/s is printed.
 #
 #   benches/ab_page.sh OLD_TALLY NEW_TALLY [orders]
-# (NEW_TALLY is started with --rate-limit 0: one key at 32 connections is a load test.)
+# Each binary is started with OLD_ARGS / NEW_ARGS (default for both: --rate-limit 0, as one
+# key at 32 connections is a load test; set OLD_ARGS= for a binary older than that flag).
 set -euo pipefail
 old=$1 new=$2 orders=${3:-20000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,8 +51,10 @@ PY
   psql -h 127.0.0.1 -U postgres -qc "ANALYZE" "tally_ab_$name"
 }
 
-start old "$old" 18101
-start new "$new" 18102 --rate-limit 0
+# shellcheck disable=SC2086
+start old "$old" 18101 ${OLD_ARGS---rate-limit 0}
+# shellcheck disable=SC2086
+start new "$new" 18102 ${NEW_ARGS---rate-limit 0}
 key() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['apiKey'])" "$work/$1.json"; }
 run() { # name port seconds
   wrk -t2 -c32 -d"$3" --latency -s "$here/page.lua" "http://127.0.0.1:$2/graphql" -- "$work/$1.body" "$(key "$1")" | grep RESULT
@@ -62,4 +66,18 @@ done | tee "$work/runs"
 for name in old new; do
   grep "^$name " "$work/runs" | sed 's/.*req\/s=\([0-9.]*\) p50=\([0-9.]*\)ms p99=\([0-9.]*\)ms.*/\1 \2 \3/' | sort -n |
     awk -v n="$name" 'NR == 2 { printf "%s median of 3: %s req/s, p50 %s ms, p99 %s ms\n", n, $1, $2, $3 }'
+done
+export_rate() { # port name: rows/s over five downloads of the brand's sales CSV
+  local total
+  total=$(for _ in 1 2 3 4 5; do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $(key "$2")" "http://127.0.0.1:$1/exports/sales.csv"
+  done | awk '{ t += $1 } END { print t }')
+  awk -v t="$total" -v n="$orders" 'BEGIN { printf "%.0f", 5 * n / t }'
+}
+for round in 1 2 3; do
+  echo "old $round export $(export_rate 18101 old) rows/s"; echo "new $round export $(export_rate 18102 new) rows/s"
+done | tee "$work/exports"
+for name in old new; do
+  grep "^$name " "$work/exports" | awk '{ print $4 }' | sort -n |
+    awk -v n="$name" 'NR == 2 { printf "%s export median of 3: %s rows/s\n", n, $1 }'
 done
