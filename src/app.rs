@@ -33,7 +33,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .merge(crate::graphiql::router())
         .merge(crate::graphql::http::router())
-        .merge(crate::graphql::ws::router())
+        .merge(crate::graphql::live::router())
         .merge(crate::http::health::router())
         .merge(crate::ingest::router())
         .merge(crate::export::router())

@@ -128,9 +128,12 @@ pub struct LimitArgs {
     /// Seconds one SQL statement may run on PostgreSQL (statement_timeout).
     #[arg(long, env = "TALLY_STATEMENT_TIMEOUT", default_value_t = Limits::default().statement_timeout.as_secs())]
     statement_timeout: u64,
-    /// Events a live subscriber may fall behind before it is disconnected.
+    /// Messages a websocket may leave untaken before it is disconnected (4008).
     #[arg(long, env = "TALLY_SUBSCRIBER_BUFFER", default_value_t = Limits::default().subscriber_buffer)]
     subscriber_buffer: usize,
+    /// Operations one websocket may run at once.
+    #[arg(long, env = "TALLY_MAX_SUBSCRIPTIONS", default_value_t = Limits::default().ws_max_subscriptions)]
+    max_subscriptions: usize,
 }
 
 impl LimitArgs {
@@ -152,6 +155,7 @@ impl LimitArgs {
             request_timeout: secs(self.request_timeout),
             statement_timeout: secs(self.statement_timeout),
             subscriber_buffer: self.subscriber_buffer,
+            ws_max_subscriptions: self.max_subscriptions,
             ..Limits::default()
         }
     }

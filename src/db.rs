@@ -19,6 +19,16 @@ impl StatementCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Counts the pool's statements, but the outbox poller's background reads.
+    fn count(&self, db: &mut DatabaseConnection) {
+        let inner = self.0.clone();
+        db.set_metric_callback(move |info| {
+            if !info.statement.sql.contains(r#"FROM "events""#) {
+                inner.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
@@ -32,24 +42,40 @@ pub async fn connect_with(
     url: &str,
     statement_timeout: Option<Duration>,
 ) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
-    let mut db = open(url, None).await?;
+    let mut db = open(url, None, CONNECTIONS).await?;
     Migrator::up(&db, None).await.context("running migrations")?;
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     if let Some(timeout) = statement_timeout.filter(|_| postgres) {
         db.close().await.ok();
-        db = open(url, Some(timeout)).await?;
+        db = open(url, Some(timeout), CONNECTIONS).await?;
     }
     let counter = StatementCounter::default();
-    let inner = counter.0.clone();
-    db.set_metric_callback(move |info| {
-        if !info.statement.sql.contains(r#"FROM "events""#) {
-            inner.fetch_add(1, Ordering::SeqCst);
-        }
-    });
+    counter.count(&mut db);
     Ok((db, counter))
 }
 
-async fn open(url: &str, statement_timeout: Option<Duration>) -> anyhow::Result<DatabaseConnection> {
+/// Connections of the main pool on PostgreSQL, and of the live pool.
+const CONNECTIONS: u32 = 10;
+const LIVE_CONNECTIONS: u32 = 2;
+
+/// The pool live subscriptions read on: on PostgreSQL a small one of its own, so that
+/// publishing events to subscribers never takes the connections writes need; on SQLite
+/// the one connection there is. Its statements count with the main pool's.
+pub async fn live_pool(
+    main: &DatabaseConnection,
+    url: &str,
+    statement_timeout: Option<Duration>,
+    counter: &StatementCounter,
+) -> anyhow::Result<DatabaseConnection> {
+    if main.get_database_backend() != DbBackend::Postgres {
+        return Ok(main.clone());
+    }
+    let mut live = open(url, statement_timeout, LIVE_CONNECTIONS).await?;
+    counter.count(&mut live);
+    Ok(live)
+}
+
+async fn open(url: &str, statement_timeout: Option<Duration>, connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
@@ -57,7 +83,7 @@ async fn open(url: &str, statement_timeout: Option<Duration>) -> anyhow::Result<
         // upgrading a read lock. Long reads (exports) go in chunks and release it between.
         options.max_connections(1);
     } else {
-        options.max_connections(10).min_connections(1);
+        options.max_connections(connections).min_connections(1);
     }
     if let Some(timeout) = statement_timeout {
         let setting = format!("{}ms", timeout.as_millis().max(1));

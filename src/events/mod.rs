@@ -15,6 +15,7 @@ use entity::event;
 /// How long a skipped sequence number is waited for (a transaction still committing).
 const GAP_PATIENCE: Duration = Duration::from_secs(30);
 const POLL_BATCH: u64 = 500;
+const BUFFER: usize = 65_536;
 /// The widest hole in the sequence that is tracked as transactions still committing.
 const MAX_GAP: i64 = 10_000;
 /// Outbox rows are only needed until every replica has read them; they are kept a week
@@ -33,11 +34,10 @@ struct Inner {
 }
 
 impl Bus {
-    /// Starts the poller from the current end of the outbox. `buffer` is how many events
-    /// a subscriber may fall behind before it is cut off: the ring is shared, so memory
-    /// per subscriber is a cursor, not a queue.
-    pub async fn start(db: DatabaseConnection, buffer: usize) -> anyhow::Result<Bus> {
-        let (tx, _) = broadcast::channel(buffer.max(1));
+    /// Starts the poller from the current end of the outbox. Its one reader in a server is
+    /// the live hub, which keeps up with it; `BUFFER` events of slack cover bursts.
+    pub async fn start(db: DatabaseConnection) -> anyhow::Result<Bus> {
+        let (tx, _) = broadcast::channel(BUFFER);
         let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new() }) };
         let last = event::Entity::find().order_by_desc(event::Column::Id).one(&db).await?.map(|e| e.id).unwrap_or(0);
         let poll_every = match db.get_database_backend() {

@@ -8,19 +8,22 @@ use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Data, Request, Response, ServerError};
+use async_graphql::{Request, Response, ServerError};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Limits;
+use super::TallySchema;
 use super::cost::{self, Budget, CostModel, Measured};
 use super::loaders::Loaders;
+use super::subscription::CurrentEvent;
 use crate::domain::error::DomainError;
 use crate::error::{AppError, AppResult};
 use crate::http::caller::Caller;
 use crate::http::state::AppState;
+use entity::event;
 
 /// How long a loader gathers keys before one batched statement. Over HTTP the batches run
 /// in the request's own task (see `drive`), so they start only once every sibling field
@@ -103,13 +106,46 @@ fn loaders(caller: &Caller) -> Loaders {
     Loaders { db: caller.db.clone(), brand: caller.brand_id() }
 }
 
-/// Context data for a websocket connection of this caller; its loaders batch on tokio.
-pub fn socket_data(state: &AppState, caller: &Caller) -> Data {
-    let mut data = Data::default();
-    data.insert(DataLoader::new(loaders(caller), tokio::spawn).delay(LOADER_DELAY));
-    data.insert(caller.clone());
-    data.insert(state.bus.clone());
-    data
+/// Runs a live subscription's document for one event with a fresh loader, in this task:
+/// its answer in query order with the event's cursor in `extensions`, or None when the
+/// subscription does not want the event.
+pub async fn live(
+    schema: &TallySchema,
+    caller: &Caller,
+    document: &ExecutableDocument,
+    mut request: Request,
+    event: Arc<event::Model>,
+) -> Option<Response> {
+    let cursor = super::connection::event_cursor(event.id);
+    let operation = request.operation_name.clone();
+    request.set_parsed_query(document.clone());
+    let mut response = first_answer(schema, caller, request.data(CurrentEvent(event))).await?;
+    super::field_order::reorder(document, operation.as_deref(), &mut response.data);
+    response.extensions.insert("cursor".into(), async_graphql::Value::String(cursor));
+    Some(coded(response))
+}
+
+/// The errors a subscription answers with when it cannot run (an unknown field, a bad
+/// argument), found by running it without an event; None when it can.
+pub async fn live_check(schema: &TallySchema, caller: &Caller, prepared: &Prepared) -> Option<Vec<ServerError>> {
+    let mut request = Request::new(prepared.request.query.clone()).variables(prepared.request.variables.clone());
+    if let Some(name) = &prepared.request.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    request.set_parsed_query(prepared.document.clone());
+    let response = first_answer(schema, caller, request).await?;
+    (!response.errors.is_empty()).then(|| coded(response).errors)
+}
+
+/// The first answer of a subscription's stream, its loader batches run in this task.
+async fn first_answer(schema: &TallySchema, caller: &Caller, request: Request) -> Option<Response> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+    let loader = DataLoader::new(loaders(caller), move |task| {
+        let _ = tx.send(task);
+    })
+    .delay(LOADER_DELAY);
+    let mut answers = schema.execute_stream(request.data(loader).data(caller.clone()));
+    drive(answers.next(), rx).await
 }
 
 /// An error as a GraphQL answer: `data` null, the error with its code.
@@ -137,25 +173,6 @@ pub fn coded(mut response: Response) -> Response {
         error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
     }
     response
-}
-
-/// The schema as the websocket protocol handler runs it: every answer and every event
-/// coded by `coded`, as over HTTP.
-#[derive(Clone)]
-pub struct CodedSchema(pub super::TallySchema);
-
-impl async_graphql::Executor for CodedSchema {
-    async fn execute(&self, request: Request) -> Response {
-        coded(self.0.execute(request).await)
-    }
-
-    fn execute_stream(
-        &self,
-        request: Request,
-        session_data: Option<Arc<Data>>,
-    ) -> futures_util::stream::BoxStream<'static, Response> {
-        self.0.execute_stream_with_session_data(request, session_data.unwrap_or_default()).map(coded).boxed()
-    }
 }
 
 /// Polls `main` together with the loader batches it starts, all in this one task. A batch

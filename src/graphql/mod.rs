@@ -4,13 +4,13 @@ pub mod cost;
 pub mod exec;
 pub mod field_order;
 pub mod http;
+pub mod live;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
-pub mod ws;
 
 use std::time::Duration;
 
@@ -44,8 +44,11 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// PostgreSQL's `statement_timeout` for every statement of the server.
     pub statement_timeout: Duration,
-    /// Events a subscriber may fall behind before it is disconnected (close code 4008).
+    /// Messages queued for a websocket that it has not taken yet; past this it is
+    /// disconnected (close code 4008).
     pub subscriber_buffer: usize,
+    /// Operations one websocket may run at once.
+    pub ws_max_subscriptions: usize,
     /// How long a websocket may wait before sending connection_init (then 4408).
     pub ws_init_timeout: Duration,
     /// How often an open websocket's key is checked again (a revoked key closes it, 4403).
@@ -70,6 +73,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(20),
             subscriber_buffer: 1024,
+            ws_max_subscriptions: 100,
             ws_init_timeout: Duration::from_secs(10),
             ws_key_recheck: Duration::from_secs(30),
         }

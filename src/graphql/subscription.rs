@@ -1,27 +1,31 @@
-//! Live updates over websockets: outbox events of the caller's brand, optionally of one
-//! campaign, resolved to objects when they are pushed.
+//! Live updates: the outbox events of the caller's brand (optionally of one campaign), each
+//! resolved to objects once per group of identical subscriptions (`live::hub`), which
+//! puts the event being published in the request's data.
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result, Subscription};
-use futures_util::{Stream, StreamExt};
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use futures_util::Stream;
 
+use super::connection;
 use super::scalars::DateTime;
 use super::types::*;
-use super::ws::{Closer, TOO_SLOW};
+use crate::domain::error::{DomainError, Thing};
 use crate::domain::outbox::{ConversionApprovalChanged, OrderStatusChanged};
-use crate::domain::{approval, orders};
-use crate::events::Bus;
+use crate::domain::{approval, campaigns, orders};
 use crate::ids::{self, Kind};
 use entity::enums::EventKind;
 use entity::event;
 
 pub struct Subscription;
 
+/// The event a live execution publishes; without one, an execution only checks that the
+/// subscription can run.
+pub struct CurrentEvent(pub Arc<event::Model>);
+
 pub struct OrderStatusChange {
     order: entity::order::Model,
     change: OrderStatusChanged,
+    event: i64,
 }
 
 #[Object]
@@ -38,37 +42,31 @@ impl OrderStatusChange {
     async fn changed_at(&self) -> DateTime {
         DateTime(self.change.changed_at)
     }
+    /// Where this change stands in the brand's stream of changes: pass it as `after` to
+    /// resume from here.
+    async fn cursor(&self) -> String {
+        connection::event_cursor(self.event)
+    }
 }
 
-/// The events of one kind for the caller's brand (and campaign), or an error that ends
-/// the subscription when the subscriber fell too far behind.
-fn events(
-    ctx: &Context<'_>,
-    kind: EventKind,
-    campaign_id: Option<ID>,
-) -> Result<impl Stream<Item = Result<Arc<event::Model>>> + use<>> {
-    let brand = caller(ctx).brand_id().0;
-    let campaign = campaign_id.map(|id| ids::decode(Kind::Campaign, &id).unwrap_or(0));
-    let bus = ctx.data::<Bus>()?;
-    let closer = ctx.data_opt::<Closer>().cloned();
-    let stream = BroadcastStream::new(bus.subscribe());
-    Ok(stream
-        .take_while(move |item| {
-            let lagged = matches!(item, Err(BroadcastStreamRecvError::Lagged(_)));
-            if lagged {
-                // Dropping events silently would be worse than telling the client to
-                // reconnect and re-read: close the whole connection with a clear code.
-                if let Some(c) = &closer {
-                    c.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and refetch");
-                }
-            }
-            async move { !lagged }
-        })
-        .filter_map(move |item| async move {
-            let e = item.ok()?;
-            let wanted = e.brand_id == brand && e.kind == kind && campaign.is_none_or(|c| c == e.campaign_id);
-            wanted.then_some(Ok(e))
-        }))
+/// The event of this execution if this subscription wants it: of `kind`, of the caller's
+/// brand and of the campaign asked for. Without an event (a subscription being checked),
+/// a campaign that does not exist for the brand is refused.
+async fn wanted(ctx: &Context<'_>, kind: EventKind, campaign_id: Option<&ID>) -> Result<Option<Arc<event::Model>>> {
+    let who = caller(ctx);
+    let campaign = match campaign_id {
+        None => None,
+        Some(id) => Some(ids::decode(Kind::Campaign, id).ok_or(DomainError::NotFound(Thing::Campaign))?),
+    };
+    let Some(CurrentEvent(event)) = ctx.data_opt::<CurrentEvent>() else {
+        if let Some(campaign) = campaign {
+            campaigns::find(&who.db, who.brand_id(), campaign).await?.ok_or(DomainError::NotFound(Thing::Campaign))?;
+        }
+        return Ok(None);
+    };
+    let matches =
+        event.brand_id == who.brand_id().0 && event.kind == kind && campaign.is_none_or(|c| c == event.campaign_id);
+    Ok(matches.then(|| event.clone()))
 }
 
 #[Subscription]
@@ -79,17 +77,15 @@ impl Subscription {
         ctx: &Context<'_>,
         campaign_id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<OrderStatusChange>> + use<>> {
-        let r = caller(ctx);
-        let (db, brand) = (r.db.clone(), r.brand_id());
-        Ok(events(ctx, EventKind::OrderStatusChanged, campaign_id)?.filter_map(move |e| {
-            let db = db.clone();
-            async move {
-                let e = e.ok()?;
-                let change: OrderStatusChanged = serde_json::from_str(&e.payload).ok()?;
-                let order = orders::find(&db, brand, change.order_id).await.ok()??;
-                Some(Ok(OrderStatusChange { order, change }))
+        let mut change = None;
+        if let Some(event) = wanted(ctx, EventKind::OrderStatusChanged, campaign_id.as_ref()).await? {
+            let who = caller(ctx);
+            let payload: OrderStatusChanged = serde_json::from_str(&event.payload).map_err(anyhow::Error::from)?;
+            if let Some(order) = orders::find(&who.db, who.brand_id(), payload.order_id).await? {
+                change = Some(Ok(OrderStatusChange { order, change: payload, event: event.id }));
             }
-        }))
+        }
+        Ok(futures_util::stream::iter(change))
     }
 
     /// The conversion after every reject or undo.
@@ -98,16 +94,15 @@ impl Subscription {
         ctx: &Context<'_>,
         campaign_id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<Conversion>> + use<>> {
-        let r = caller(ctx);
-        let (db, brand) = (r.db.clone(), r.brand_id());
-        Ok(events(ctx, EventKind::ConversionApprovalChanged, campaign_id)?.filter_map(move |e| {
-            let db = db.clone();
-            async move {
-                let e = e.ok()?;
-                let change: ConversionApprovalChanged = serde_json::from_str(&e.payload).ok()?;
-                let conversion = approval::find(&db, brand, change.conversion_id).await.ok()??;
-                Some(Ok(Conversion(conversion)))
+        let mut conversion = None;
+        if let Some(event) = wanted(ctx, EventKind::ConversionApprovalChanged, campaign_id.as_ref()).await? {
+            let who = caller(ctx);
+            let payload: ConversionApprovalChanged =
+                serde_json::from_str(&event.payload).map_err(anyhow::Error::from)?;
+            if let Some(row) = approval::find(&who.db, who.brand_id(), payload.conversion_id).await? {
+                conversion = Some(Ok(Conversion(row)));
             }
-        }))
+        }
+        Ok(futures_util::stream::iter(conversion))
     }
 }

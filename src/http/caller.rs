@@ -37,6 +37,11 @@ impl Caller {
     pub fn key_id(&self) -> i64 {
         self.principal.key_id
     }
+
+    /// The same caller on another pool (live subscriptions read on a pool of their own).
+    pub fn on(&self, db: DatabaseConnection) -> Caller {
+        Caller { db, ..self.clone() }
+    }
 }
 
 /// `Authorization: Bearer <key>` on any route.

@@ -10,6 +10,7 @@ use super::throttle::Throttle;
 use crate::db::{self, StatementCounter};
 use crate::events::Bus;
 use crate::graphql::cost::CostModel;
+use crate::graphql::live::hub::Hub;
 use crate::graphql::{Limits, TallySchema, build_schema, exec};
 
 #[derive(Clone)]
@@ -20,6 +21,10 @@ pub struct AppState {
     pub cost: Arc<CostModel>,
     pub throttle: Arc<Throttle>,
     pub bus: Bus,
+    /// Live subscriptions, grouped so that each event is executed once per group.
+    pub hub: Hub,
+    /// The pool live subscriptions read on (`db::live_pool`).
+    pub live_db: DatabaseConnection,
     pub limits: Limits,
     pub statements: StatementCounter,
     /// The key GraphiQL is pre-filled with (demo mode only).
@@ -31,8 +36,10 @@ pub struct AppState {
 impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
-        let bus = Bus::start(db.clone(), limits.subscriber_buffer).await?;
+        let live_db = db::live_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
+        let bus = Bus::start(db.clone()).await?;
         let schema = build_schema();
+        let hub = Hub::start(schema.clone(), &bus);
         let cost = Arc::new(exec::model(&schema).await?);
         let throttle = Arc::new(Throttle::new(&limits));
         let idle = Arc::downgrade(&throttle);
@@ -52,6 +59,8 @@ impl AppState {
             throttle,
             db,
             bus,
+            hub,
+            live_db,
             limits,
             statements,
             graphiql_key: None,

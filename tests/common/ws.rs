@@ -39,6 +39,25 @@ pub async fn open(base_url: &str, protocol: Protocol) -> WsClient {
     WsClient { socket, protocol }
 }
 
+/// Opens a socket whose receive window is tiny, so that a server writing to it while the
+/// test does not read is blocked at once, like a subscriber that stopped reading.
+pub async fn connect_small_window(base_url: &str, protocol: Protocol, key: &str) -> WsClient {
+    let address = base_url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(2048).unwrap();
+    let stream = tcp.connect(address.parse().unwrap()).await.unwrap();
+    let mut request = format!("ws://{address}/graphql/ws").into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.name().parse().unwrap());
+    let (socket, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+        .await
+        .expect("websocket handshake");
+    let mut client = WsClient { socket, protocol };
+    client.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {key}")}})).await;
+    let ack = client.next_json(Duration::from_secs(5)).await.expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    client
+}
+
 /// Opens the socket and completes connection_init with the key.
 pub async fn connect(base_url: &str, protocol: Protocol, key: &str) -> WsClient {
     let mut client = open(base_url, protocol).await;
