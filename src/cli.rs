@@ -134,6 +134,12 @@ pub struct LimitArgs {
     /// Operations one websocket may run at once.
     #[arg(long, env = "TALLY_MAX_SUBSCRIPTIONS", default_value_t = Limits::default().ws_max_subscriptions)]
     max_subscriptions: usize,
+    /// Websockets one API key may hold open in this process.
+    #[arg(long, env = "TALLY_MAX_SOCKETS_PER_KEY", default_value_t = Limits::default().ws_max_sockets_per_key)]
+    max_sockets_per_key: usize,
+    /// Websockets that may be waiting to send connection_init at once.
+    #[arg(long, env = "TALLY_MAX_AWAITING_INIT", default_value_t = Limits::default().ws_max_awaiting_init)]
+    max_awaiting_init: usize,
 }
 
 impl LimitArgs {
@@ -156,6 +162,8 @@ impl LimitArgs {
             statement_timeout: secs(self.statement_timeout),
             subscriber_buffer: self.subscriber_buffer,
             ws_max_subscriptions: self.max_subscriptions,
+            ws_max_sockets_per_key: self.max_sockets_per_key,
+            ws_max_awaiting_init: self.max_awaiting_init,
             ..Limits::default()
         }
     }
@@ -191,6 +199,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { addr, demo: with_demo, cors_origin, limits } => {
             let limits = limits.limits();
+            match crate::http::serve::raise_open_files_limit() {
+                Ok(files) => tracing::info!(files, "open-file limit (each websocket holds one)"),
+                Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+            }
             let mut state = AppState::new(&cli.database_url, limits).await?;
             for origin in cors_origin.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
                 let value = origin.parse().map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))?;

@@ -31,6 +31,9 @@ pub enum AppError {
     },
     /// A limit on time (PostgreSQL's statement_timeout): LIMIT_EXCEEDED with HTTP 503.
     TimedOut(String),
+    /// A live subscription's `after` cursor is older than the outbox keeps events: the
+    /// client refetches, then subscribes afresh.
+    CursorExpired(String),
     Internal(anyhow::Error),
 }
 
@@ -51,6 +54,7 @@ impl AppError {
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
             AppError::LimitExceeded(_) | AppError::Throttled { .. } | AppError::TimedOut(_) => "LIMIT_EXCEEDED",
+            AppError::CursorExpired(_) => "CURSOR_EXPIRED",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +78,7 @@ impl AppError {
             AppError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::CursorExpired(_) => StatusCode::GONE,
             AppError::Internal(cause) if database_unavailable(cause) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,6 +95,7 @@ impl AppError {
             | AppError::LimitExceeded(m)
             | AppError::Throttled { message: m, .. }
             | AppError::TimedOut(m)
+            | AppError::CursorExpired(m)
             | AppError::BadUserInput { message: m, .. } => m.clone(),
         }
     }

@@ -288,7 +288,183 @@ async fn protocol_violations_close_with_their_codes_and_caps_refuse_with_codes(b
     }
 }
 
+const RESUMABLE: &str = "subscription($k: ID, $after: String) { orderStatusChanged(campaignId: $k, after: $after) { order { externalId } status cursor } }";
+
+/// The next push of subscription `id`: its order's external id, its status, and its cursor
+/// (checked to be the same in the data and in `extensions`).
+async fn push(client: &mut ws::WsClient, id: &str) -> (String, String, String) {
+    let message = client.next_json(Duration::from_secs(10)).await.expect("a push within 10 s");
+    assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("next"), Some(id)), "{message}");
+    let change = &message["payload"]["data"]["orderStatusChanged"];
+    let cursor = change["cursor"].as_str().expect("a cursor").to_string();
+    assert_eq!(message["payload"]["extensions"]["cursor"].as_str(), Some(cursor.as_str()), "{message}");
+    (
+        change["order"]["externalId"].as_str().unwrap().to_string(),
+        change["status"].as_str().unwrap().to_string(),
+        cursor,
+    )
+}
+
+async fn pushes(client: &mut ws::WsClient, id: &str, n: usize) -> Vec<(String, String, String)> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        got.push(push(client, id).await);
+    }
+    got
+}
+
+fn orders_and_statuses(pushes: &[(String, String, String)]) -> Vec<(&str, &str)> {
+    pushes.iter().map(|(order, status, _)| (order.as_str(), status.as_str())).collect()
+}
+
+async fn resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_live(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    let summer = app.create_campaign(&s.brand, "Summer", "10").await;
+    let bo = app.create_creator(&s.brand, "Bo").await;
+    app.add_member(&s.brand, &summer, &bo, Some("BO"), None).await;
+    let spring = json!({"k": s.campaign});
+
+    let mut client = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    client.subscribe("1", RESUMABLE, spring.clone()).await;
+    app.order_event(&s.brand, event("M1", "PAID", "2026-03-01T10:00:00Z", "ANA10")).await;
+    let (_, _, seen) = push(&mut client, "1").await;
+    drop(client);
+
+    // While the client is away: two changes of its campaign, one of another campaign, and
+    // a change of another kind.
+    let m2 = app.order_event(&s.brand, event("M2", "PAID", "2026-03-01T11:00:00Z", "ANA10")).await;
+    app.order_event(&s.brand, event("S1", "PAID", "2026-03-01T11:30:00Z", "BO")).await;
+    let refunded = app.order_event(&s.brand, event("M1", "REFUNDED", "2026-03-02T10:00:00Z", "ANA10")).await;
+    assert_eq!(refunded["status"], "REFUNDED");
+    app.order_event(&s.brand, event("M3", "PAID", "2026-03-01T12:00:00Z", "ANA10")).await;
+
+    // Resume, with a change committed while the replay may still be running.
+    let mut client = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    client
+        .send(json!({"id": "2", "type": "subscribe", "payload": {"query": RESUMABLE, "variables": {"k": s.campaign, "after": seen}}}))
+        .await;
+    app.order_event(&s.brand, event("M4", "PAID", "2026-03-01T13:00:00Z", "ANA10")).await;
+    let resumed = pushes(&mut client, "2", 4).await;
+    assert_eq!(
+        orders_and_statuses(&resumed),
+        [("M2", "PAID"), ("M1", "REFUNDED"), ("M3", "PAID"), ("M4", "PAID")],
+        "every missed change in commit order, then live, each once"
+    );
+    client.expect_silence(Duration::from_millis(500)).await;
+    app.order_event(&s.brand, event("M5", "PAID", "2026-03-01T14:00:00Z", "ANA10")).await;
+    assert_eq!(orders_and_statuses(&pushes(&mut client, "2", 1).await), [("M5", "PAID")]);
+    drop(client);
+
+    // A cursor from the middle of a replay resumes from there; the newest cursor replays
+    // nothing; and a subscriber of every campaign gets the other campaign's change too.
+    let middle = resumed[1].2.clone();
+    let mut client = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    client.subscribe("3", RESUMABLE, json!({"k": s.campaign, "after": middle})).await;
+    let again = pushes(&mut client, "3", 3).await;
+    assert_eq!(orders_and_statuses(&again), [("M3", "PAID"), ("M4", "PAID"), ("M5", "PAID")]);
+    client.subscribe("4", RESUMABLE, json!({"k": s.campaign, "after": again[2].2})).await;
+    client.subscribe("5", RESUMABLE, json!({"after": seen})).await;
+    let everything = pushes(&mut client, "5", 5).await;
+    assert_eq!(
+        orders_and_statuses(&everything),
+        [("M2", "PAID"), ("S1", "PAID"), ("M1", "REFUNDED"), ("M3", "PAID"), ("M4", "PAID")]
+    );
+    assert_eq!(orders_and_statuses(&pushes(&mut client, "5", 1).await), [("M5", "PAID")]);
+    client.expect_silence(Duration::from_millis(500)).await;
+
+    // Conversions resume from their pushes' extensions.cursor.
+    let conversion = m2["conversion"]["id"].as_str().unwrap().to_string();
+    let approvals = "subscription($after: String) { conversionApprovalChanged(after: $after) { id approval } }";
+    client.subscribe("6", approvals, json!({})).await;
+    let review = |mutation: &'static str| {
+        let (app, key, id) = (&app, s.brand.key.clone(), conversion.clone());
+        async move {
+            let query = format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ conversion {{ id }} }} }}");
+            app.data(&key, &query, json!({"id": id})).await;
+        }
+    };
+    review("rejectConversion").await;
+    let rejected = client.next_json(Duration::from_secs(10)).await.expect("a push");
+    assert_eq!(rejected["payload"]["data"]["conversionApprovalChanged"]["approval"], "REJECTED");
+    let cursor = rejected["payload"]["extensions"]["cursor"].as_str().expect("extensions.cursor").to_string();
+    drop(client);
+    review("undoRejection").await;
+    let mut client = ws::connect(&app.url, Protocol::LegacyGraphqlWs, &s.brand.key).await;
+    client.subscribe("7", approvals, json!({"after": cursor})).await;
+    assert_eq!(
+        client.next_data("7").await,
+        json!({"conversionApprovalChanged": {"id": conversion, "approval": "APPROVED"}})
+    );
+    client.expect_silence(Duration::from_millis(500)).await;
+}
+
+async fn a_cursor_that_is_not_one_or_is_too_old_is_refused_with_its_code(backend: Backend) {
+    use base64::Engine;
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    let mut client = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    let encode = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let eight_days_ago = chrono::Utc::now().timestamp_millis() - 8 * 24 * 3600 * 1000;
+    for (id, after, want) in [
+        ("garbage", "not a cursor".to_string(), "BAD_USER_INPUT"),
+        ("order-cursor", encode("ord:1:1"), "BAD_USER_INPUT"),
+        ("old", encode(&format!("evt:1:{eight_days_ago}:")), "CURSOR_EXPIRED"),
+        ("ahead", encode(&format!("evt:999999:{}:", chrono::Utc::now().timestamp_millis())), "BAD_USER_INPUT"),
+    ] {
+        client
+            .send(
+                json!({"id": id, "type": "subscribe", "payload": {"query": RESUMABLE, "variables": {"after": after}}}),
+            )
+            .await;
+        let refusal = client.next_json(Duration::from_secs(10)).await.expect("a refusal");
+        assert_eq!((refusal["type"].as_str(), refusal["id"].as_str()), (Some("error"), Some(id)), "{refusal}");
+        assert_eq!(refusal["payload"][0]["extensions"]["code"], want, "{refusal}");
+    }
+}
+
+async fn caps_on_sockets_per_key_and_sockets_awaiting_init_refuse_with_codes(backend: Backend) {
+    let limits = tally::graphql::Limits { ws_max_sockets_per_key: 2, ws_max_awaiting_init: 2, ..Default::default() };
+    let app = spawn_app_with(backend, limits).await;
+    let s = one_member(&app, "10").await;
+    let first = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    let _second = ws::connect(&app.url, Protocol::LegacyGraphqlWs, &s.brand.key).await;
+    let mut third = ws::open(&app.url, Protocol::TransportWs).await;
+    third
+        .send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.brand.key)}}))
+        .await;
+    assert_eq!(third.close_code(Duration::from_secs(5)).await, Some(1013), "over the key's cap of sockets");
+    // Another key is not held back; a socket closed frees its place.
+    let viewer = app.viewer_key(&s.brand).await;
+    let _other_key = ws::connect(&app.url, Protocol::TransportWs, &viewer).await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _again = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+
+    // Sockets that have not sent connection_init: past the cap, the upgrade is refused.
+    let quiet = [ws::open(&app.url, Protocol::TransportWs).await, ws::open(&app.url, Protocol::TransportWs).await];
+    let url = format!("{}/graphql/ws", app.url.replacen("http", "ws", 1));
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+        }
+        other => panic!("expected a 503 refusal, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    drop(quiet);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _viewer_again = ws::connect(&app.url, Protocol::TransportWs, &viewer).await;
+}
+
 on_both_backends!(
+    resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_live,
+    a_cursor_that_is_not_one_or_is_too_old_is_refused_with_its_code,
+    caps_on_sockets_per_key_and_sockets_awaiting_init_refuse_with_codes,
     each_event_costs_the_same_statements_for_1_subscriber_as_for_50,
     protocol_violations_close_with_their_codes_and_caps_refuse_with_codes,
     revoking_a_key_closes_its_open_sockets_with_4403,

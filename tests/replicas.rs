@@ -141,3 +141,77 @@ async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postg
     let status = tokio::time::timeout(Duration::from_secs(10), node.wait()).await.unwrap().unwrap();
     assert!(status.success());
 }
+
+/// Runs the `tally` CLI against the database and returns its JSON output.
+fn cli(database_url: &str, args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const RESUMABLE: &str =
+    "subscription($after: String) { orderStatusChanged(after: $after) { order { externalId } status cursor } }";
+
+async fn record(url: &str, key: &str, external_id: &str, status: &str, at: &str) {
+    let query = "mutation($id: String!, $status: OrderStatus!, $at: DateTime!) { recordOrderEvent(input: {externalId: $id, amount: \"25.00\", currency: \"USD\", status: $status, occurredAt: $at, couponCode: \"ANA10\"}) { id } }";
+    gql(url, key, query, json!({"id": external_id, "status": status, "at": at})).await;
+}
+
+async fn next_change(client: &mut ws::WsClient, id: &str) -> (String, String) {
+    let change = client.next_data(id).await["orderStatusChanged"].clone();
+    (change["order"]["externalId"].as_str().unwrap().to_string(), change["cursor"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_resume_on_any_replica_and_a_revoked_key_is_closed_on_every_replica_within_a_second_postgres() {
+    let database_url = fresh_database(Backend::Postgres).await;
+    let brand = cli(&database_url, &["brand", "create", "--name", "Acme", "--store-url", "https://shop.example.com"]);
+    let key = brand["apiKey"].as_str().unwrap().to_string();
+    let brand_id = brand["brandId"].as_str().unwrap();
+    let viewer = cli(&database_url, &["key", "create", "--brand-id", brand_id, "--name", "wall", "--role", "VIEWER"]);
+    let viewer = viewer["apiKey"].as_str().unwrap().to_string();
+    let a = replica(&database_url).await;
+    let b = replica(&database_url).await;
+    let campaign = gql(
+        &a.url,
+        &key,
+        "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    let creator = gql(&a.url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
+    gql(&a.url, &key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }",
+        json!({"k": campaign["createCampaign"]["id"], "c": creator["createCreator"]["id"]})).await;
+
+    // A cursor from replica B resumes on replica A, with exactly the changes missed.
+    let mut on_b = ws::connect(&b.url, Protocol::TransportWs, &viewer).await;
+    on_b.subscribe("1", RESUMABLE, json!({})).await;
+    record(&a.url, &key, "X1", "PAID", "2026-03-01T10:00:00Z").await;
+    let (first, cursor) = next_change(&mut on_b, "1").await;
+    assert_eq!(first, "X1");
+    drop(on_b);
+    record(&b.url, &key, "X2", "PAID", "2026-03-01T11:00:00Z").await;
+    record(&a.url, &key, "X1", "REFUNDED", "2026-03-02T10:00:00Z").await;
+    let mut on_a = ws::connect(&a.url, Protocol::TransportWs, &viewer).await;
+    on_a.subscribe("2", RESUMABLE, json!({"after": cursor})).await;
+    assert_eq!(next_change(&mut on_a, "2").await.0, "X2");
+    assert_eq!(next_change(&mut on_a, "2").await.0, "X1");
+    on_a.expect_silence(Duration::from_millis(500)).await;
+
+    // Revoked by the CLI, a third process: both replicas close the key's sockets within
+    // a second (their periodic re-check of keys is 30 s away).
+    let mut on_b = ws::connect(&b.url, Protocol::TransportWs, &viewer).await;
+    on_b.subscribe("3", RESUMABLE, json!({})).await;
+    let mut admin_on_b = ws::connect(&b.url, Protocol::TransportWs, &key).await;
+    admin_on_b.subscribe("4", RESUMABLE, json!({})).await;
+    assert_eq!(cli(&database_url, &["key", "revoke", "--api-key", &viewer]), json!({"revoked": 1}));
+    let (closed_a, closed_b) =
+        tokio::join!(on_a.close_code(Duration::from_secs(1)), on_b.close_code(Duration::from_secs(1)));
+    assert_eq!((closed_a, closed_b), (Some(4403), Some(4403)));
+    record(&a.url, &key, "X3", "PAID", "2026-03-01T12:00:00Z").await;
+    assert_eq!(next_change(&mut admin_on_b, "4").await.0, "X3", "other keys' sockets stay open");
+}

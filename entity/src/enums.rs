@@ -58,4 +58,7 @@ pub enum EventKind {
     OrderStatusChanged,
     #[sea_orm(string_value = "CONVERSION_APPROVAL_CHANGED")]
     ConversionApprovalChanged,
+    /// API keys were revoked: every replica closes their open websockets.
+    #[sea_orm(string_value = "KEYS_REVOKED")]
+    KeysRevoked,
 }

@@ -1,12 +1,18 @@
 //! API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of
 //! entropy, so a slow password hash adds nothing), looked up by hash.
 use rand::RngCore;
-use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, Set};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QuerySelect,
+    Set, TransactionTrait,
+};
 use sha2::{Digest, Sha256};
 
+use super::outbox::{self, KeysRevoked};
 use super::{BrandId, time};
 use crate::domain::error::{DomainError, DomainResult, Input, invalid};
 use entity::api_key;
+use entity::enums::EventKind;
 
 pub use entity::enums::Role;
 
@@ -68,26 +74,42 @@ pub async fn create_key(
     Ok(secret)
 }
 
-/// Revokes the key with this secret; it stops working at once over HTTP and within
-/// `Limits::ws_key_recheck` on open websockets. Returns how many keys were revoked.
-pub async fn revoke_secret(db: &impl sea_orm::ConnectionTrait, secret: &str) -> DomainResult<u64> {
-    let result = api_key::Entity::update_many()
-        .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
-        .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+/// Revokes the key with this secret; it stops working at once over HTTP, and every
+/// replica closes its open websockets when it reads the announcement from the outbox.
+/// Returns how many keys were revoked.
+pub async fn revoke_secret(db: &DatabaseConnection, secret: &str) -> DomainResult<u64> {
+    revoke(db, api_key::Column::KeyHash.eq(hash_key(secret.trim()))).await
 }
 
 /// Revokes every key of the brand with this name.
-pub async fn revoke_named(db: &impl sea_orm::ConnectionTrait, brand: BrandId, name: &str) -> DomainResult<u64> {
-    let result = api_key::Entity::update_many()
-        .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
-        .filter(api_key::Column::BrandId.eq(brand.0))
-        .filter(api_key::Column::Name.eq(name))
-        .exec(db)
+pub async fn revoke_named(db: &DatabaseConnection, brand: BrandId, name: &str) -> DomainResult<u64> {
+    revoke(db, api_key::Column::BrandId.eq(brand.0).and(api_key::Column::Name.eq(name))).await
+}
+
+/// Revokes the live keys matching `which` and announces them, per brand, in one transaction.
+async fn revoke(db: &DatabaseConnection, which: sea_orm::sea_query::SimpleExpr) -> DomainResult<u64> {
+    let txn = db.begin().await?;
+    let keys = api_key::Entity::find()
+        .filter(which)
+        .filter(api_key::Column::Revoked.eq(false))
+        .lock_exclusive()
+        .all(&txn)
         .await?;
-    Ok(result.rows_affected)
+    let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::Revoked, sea_orm::sea_query::Expr::value(true))
+        .filter(api_key::Column::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    let mut by_brand: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for key in &keys {
+        by_brand.entry(key.brand_id).or_default().push(key.id);
+    }
+    for (brand, key_ids) in by_brand {
+        outbox::append(&txn, brand, 0, EventKind::KeysRevoked, &KeysRevoked { key_ids }).await?;
+    }
+    txn.commit().await?;
+    Ok(ids.len() as u64)
 }
 
 /// The principal behind a bearer secret; unknown and revoked keys are the same failure.

@@ -28,6 +28,13 @@ pub struct ConversionApprovalChanged {
     pub at: i64,
 }
 
+/// Keys that stopped working: their open websockets are closed (4403).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysRevoked {
+    pub key_ids: Vec<i64>,
+}
+
 pub async fn append(
     db: &impl ConnectionTrait,
     brand_id: i64,
@@ -57,4 +64,39 @@ pub async fn append(
         db.execute_raw(stmt).await?;
     }
     Ok(())
+}
+
+/// Which of a brand's events a resuming subscriber missed: of `kind` (and `campaign`), with
+/// an id above `above` and at most `through`, or one of `also` (ids that were still
+/// uncommitted when it passed them), after `from_id`, in id order, at most `limit`.
+pub struct Missed<'a> {
+    pub brand_id: i64,
+    pub kind: EventKind,
+    pub campaign_id: Option<i64>,
+    pub above: i64,
+    pub through: i64,
+    pub also: &'a [i64],
+}
+
+pub async fn missed(
+    db: &impl ConnectionTrait,
+    missed: &Missed<'_>,
+    from_id: i64,
+    limit: u64,
+) -> DomainResult<Vec<event::Model>> {
+    use sea_orm::sea_query::ExprTrait;
+    use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut which = Condition::any().add(event::Column::Id.gt(missed.above).and(event::Column::Id.lte(missed.through)));
+    if !missed.also.is_empty() {
+        which = which.add(event::Column::Id.is_in(missed.also.iter().copied()));
+    }
+    let mut query = event::Entity::find()
+        .filter(event::Column::BrandId.eq(missed.brand_id))
+        .filter(event::Column::Kind.eq(missed.kind))
+        .filter(event::Column::Id.gt(from_id))
+        .filter(which);
+    if let Some(campaign) = missed.campaign_id {
+        query = query.filter(event::Column::CampaignId.eq(campaign));
+    }
+    Ok(query.order_by_asc(event::Column::Id).limit(limit).all(db).await?)
 }

@@ -2,7 +2,10 @@
 //! transaction; one poller per process reads them in sequence order and fans them out
 //! in memory to every subscriber of this process. A local commit kicks the poller; on
 //! PostgreSQL, NOTIFY from other replicas kicks it too, and a periodic poll covers a lost
-//! notification. Sequence numbers committed out of order are caught by tracking gaps.
+//! notification. Sequence numbers committed out of order are caught by tracking gaps, and
+//! every event is published with the bus's `Position` after it: a subscriber's cursor.
+mod position;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,15 +15,27 @@ use tokio::sync::{Notify, broadcast};
 
 use entity::event;
 
+pub use position::Position;
+
+/// An event as the bus publishes it: with everything the bus had read once it read it.
+#[derive(Debug)]
+pub struct Published {
+    pub event: event::Model,
+    pub position: Position,
+}
+
 /// How long a skipped sequence number is waited for (a transaction still committing).
 const GAP_PATIENCE: Duration = Duration::from_secs(30);
 const POLL_BATCH: u64 = 500;
 const BUFFER: usize = 65_536;
 /// The widest hole in the sequence that is tracked as transactions still committing.
 const MAX_GAP: i64 = 10_000;
-/// Outbox rows are only needed until every replica has read them; they are kept a week
-/// for auditing, then pruned (by whichever replica gets there first).
-const RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a cursor stays good: a subscriber that reconnects with a cursor this old or
+/// newer gets every event it missed.
+pub const CURSOR_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Outbox rows are kept a day longer than a cursor lives (replicas' clocks may differ),
+/// then pruned by whichever replica gets there first.
+const RETAIN: Duration = Duration::from_secs(8 * 24 * 3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
@@ -29,8 +44,11 @@ pub struct Bus {
 }
 
 struct Inner {
-    tx: broadcast::Sender<Arc<event::Model>>,
+    tx: broadcast::Sender<Arc<Published>>,
     kick: Notify,
+    /// Where the poller stands; locked while it publishes, so a new reader's starting
+    /// position and its first event agree.
+    position: std::sync::Mutex<Position>,
 }
 
 impl Bus {
@@ -38,12 +56,12 @@ impl Bus {
     /// the live hub, which keeps up with it; `BUFFER` events of slack cover bursts.
     pub async fn start(db: DatabaseConnection) -> anyhow::Result<Bus> {
         let (tx, _) = broadcast::channel(BUFFER);
-        let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new() }) };
         let last = event::Entity::find().order_by_desc(event::Column::Id).one(&db).await?.map(|e| e.id).unwrap_or(0);
-        let poll_every = match db.get_database_backend() {
-            DbBackend::Postgres => Duration::from_millis(500),
-            _ => Duration::from_secs(5),
-        };
+        let start = Position { high: last, gaps: Default::default(), at: crate::domain::time::now() };
+        let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new(), position: std::sync::Mutex::new(start) }) };
+        // Another process's commits (`tally key revoke`, another replica) are seen within
+        // this long even if a notification is lost or the backend has none (SQLite).
+        let poll_every = Duration::from_millis(500);
         if db.get_database_backend() == DbBackend::Postgres {
             listen(db.clone(), bus.clone());
         }
@@ -57,8 +75,10 @@ impl Bus {
         self.inner.kick.notify_one();
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<event::Model>> {
-        self.inner.tx.subscribe()
+    /// The events published from now on, and the position the bus had reached before them.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Published>>, Position) {
+        let position = self.inner.position.lock().unwrap_or_else(|p| p.into_inner());
+        (self.inner.tx.subscribe(), position.clone())
     }
 
     async fn run(self, db: DatabaseConnection, mut last: i64, poll_every: Duration) {
@@ -96,7 +116,13 @@ impl Bus {
         gaps: &mut BTreeMap<i64, Instant>,
     ) -> anyhow::Result<()> {
         let now = Instant::now();
+        let before = gaps.len();
         gaps.retain(|_, since| now.duration_since(*since) < GAP_PATIENCE);
+        if gaps.len() != before {
+            // Given up on: rolled back, most likely. Seen, as far as cursors are concerned.
+            let mut position = self.inner.position.lock().unwrap_or_else(|p| p.into_inner());
+            position.gaps = gaps.keys().copied().collect();
+        }
         if !gaps.is_empty() {
             let late = event::Entity::find()
                 .filter(event::Column::Id.is_in(gaps.keys().copied().collect::<Vec<_>>()))
@@ -105,7 +131,7 @@ impl Bus {
                 .await?;
             for e in late {
                 gaps.remove(&e.id);
-                let _ = self.inner.tx.send(Arc::new(e));
+                self.publish(e, gaps);
             }
         }
         loop {
@@ -125,12 +151,21 @@ impl Bus {
                     }
                 }
                 *last = e.id;
-                let _ = self.inner.tx.send(Arc::new(e));
+                self.publish(e, gaps);
             }
             if !full {
                 return Ok(());
             }
         }
+    }
+
+    /// Sends one event with the position reached by reading it.
+    fn publish(&self, event: event::Model, gaps: &BTreeMap<i64, Instant>) {
+        let mut position = self.inner.position.lock().unwrap_or_else(|p| p.into_inner());
+        position.high = position.high.max(event.id);
+        position.gaps = gaps.keys().copied().collect();
+        position.at = position.at.max(event.created_at);
+        let _ = self.inner.tx.send(Arc::new(Published { event, position: position.clone() }));
     }
 }
 

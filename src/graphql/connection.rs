@@ -39,11 +39,6 @@ pub fn parse_id_cursor(after: Option<&str>) -> AppResult<Option<i64>> {
     Ok(Some(id))
 }
 
-/// An outbox event's position, as `OrderStatusChange.cursor` and `extensions.cursor`.
-pub fn event_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("evt:{id}"))
-}
-
 pub fn order_cursor(c: OrderCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!("ord:{}:{}", c.ordered_at, c.id))
 }

@@ -18,7 +18,7 @@ use super::Limits;
 use super::TallySchema;
 use super::cost::{self, Budget, CostModel, Measured};
 use super::loaders::Loaders;
-use super::subscription::CurrentEvent;
+use super::subscription::{CurrentEvent, Wanting, Wants};
 use crate::domain::error::DomainError;
 use crate::error::{AppError, AppResult};
 use crate::http::caller::Caller;
@@ -115,26 +115,36 @@ pub async fn live(
     document: &ExecutableDocument,
     mut request: Request,
     event: Arc<event::Model>,
+    cursor: String,
 ) -> Option<Response> {
-    let cursor = super::connection::event_cursor(event.id);
     let operation = request.operation_name.clone();
     request.set_parsed_query(document.clone());
-    let mut response = first_answer(schema, caller, request.data(CurrentEvent(event))).await?;
+    let current = Arc::new(CurrentEvent { event, cursor: cursor.clone() });
+    let mut response = first_answer(schema, caller, request.data(current)).await?;
     super::field_order::reorder(document, operation.as_deref(), &mut response.data);
     response.extensions.insert("cursor".into(), async_graphql::Value::String(cursor));
     Some(coded(response))
 }
 
-/// The errors a subscription answers with when it cannot run (an unknown field, a bad
-/// argument), found by running it without an event; None when it can.
-pub async fn live_check(schema: &TallySchema, caller: &Caller, prepared: &Prepared) -> Option<Vec<ServerError>> {
+/// Runs a subscription without an event: the errors it answers with when it cannot run
+/// (an unknown field, a bad argument, a stale cursor), or what it wants.
+pub async fn live_check(
+    schema: &TallySchema,
+    caller: &Caller,
+    prepared: &Prepared,
+) -> Result<Option<Wants>, Vec<ServerError>> {
     let mut request = Request::new(prepared.request.query.clone()).variables(prepared.request.variables.clone());
     if let Some(name) = &prepared.request.operation_name {
         request = request.operation_name(name.clone());
     }
     request.set_parsed_query(prepared.document.clone());
-    let response = first_answer(schema, caller, request).await?;
-    (!response.errors.is_empty()).then(|| coded(response).errors)
+    let wanting = Arc::new(Wanting::default());
+    if let Some(response) = first_answer(schema, caller, request.data(wanting.clone())).await
+        && !response.errors.is_empty()
+    {
+        return Err(coded(response).errors);
+    }
+    Ok(wanting.0.lock().unwrap_or_else(|p| p.into_inner()).take())
 }
 
 /// The first answer of a subscription's stream, its loader batches run in this task.

@@ -49,6 +49,10 @@ pub struct Limits {
     pub subscriber_buffer: usize,
     /// Operations one websocket may run at once.
     pub ws_max_subscriptions: usize,
+    /// Websockets one key may hold open in this process (over it: close 1013).
+    pub ws_max_sockets_per_key: usize,
+    /// Websockets that may wait for their `connection_init` at once (over it: HTTP 503).
+    pub ws_max_awaiting_init: usize,
     /// How long a websocket may wait before sending connection_init (then 4408).
     pub ws_init_timeout: Duration,
     /// How often an open websocket's key is checked again (a revoked key closes it, 4403).
@@ -74,6 +78,8 @@ impl Default for Limits {
             statement_timeout: Duration::from_secs(20),
             subscriber_buffer: 1024,
             ws_max_subscriptions: 100,
+            ws_max_sockets_per_key: 10_000,
+            ws_max_awaiting_init: 1_000,
             ws_init_timeout: Duration::from_secs(10),
             ws_key_recheck: Duration::from_secs(30),
         }

@@ -11,6 +11,7 @@ use crate::db::{self, StatementCounter};
 use crate::events::Bus;
 use crate::graphql::cost::CostModel;
 use crate::graphql::live::hub::Hub;
+use crate::graphql::live::sockets::Sockets;
 use crate::graphql::{Limits, TallySchema, build_schema, exec};
 
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub bus: Bus,
     /// Live subscriptions, grouped so that each event is executed once per group.
     pub hub: Hub,
+    /// Every open websocket, by key (caps, revocation).
+    pub sockets: Sockets,
     /// The pool live subscriptions read on (`db::live_pool`).
     pub live_db: DatabaseConnection,
     pub limits: Limits,
@@ -39,7 +42,8 @@ impl AppState {
         let live_db = db::live_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
         let schema = build_schema();
-        let hub = Hub::start(schema.clone(), &bus);
+        let sockets = Sockets::default();
+        let hub = Hub::start(schema.clone(), &bus, sockets.clone());
         let cost = Arc::new(exec::model(&schema).await?);
         let throttle = Arc::new(Throttle::new(&limits));
         let idle = Arc::downgrade(&throttle);
@@ -60,6 +64,7 @@ impl AppState {
             db,
             bus,
             hub,
+            sockets,
             live_db,
             limits,
             statements,

@@ -4,6 +4,10 @@
 //! event therefore depends on how many different subscriptions there are, never on how
 //! many subscribers, and it runs on a pool of its own, so live work cannot take the
 //! connections that webhooks and mutations need.
+//!
+//! A member that resumes from a cursor joins while its replay runs: what the hub publishes
+//! meanwhile waits in the member's queue and follows the replay. The hub's position when
+//! the member joined splits the two without overlap (`Hub::join`).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,11 +17,13 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::Closer;
 use super::protocol::Protocol;
-use crate::events::Bus;
+use super::sockets::Sockets;
+use crate::domain::outbox::KeysRevoked;
+use crate::events::{Bus, Position, Published};
 use crate::graphql::TallySchema;
 use crate::graphql::exec;
 use crate::http::caller::Caller;
-use entity::event;
+use entity::enums::EventKind;
 
 /// Close code for a subscriber whose unsent messages passed its buffer.
 pub const TOO_SLOW: u16 = 4008;
@@ -59,17 +65,40 @@ struct Member {
     protocol: Protocol,
     out: mpsc::Sender<String>,
     closer: Closer,
+    /// While its replay runs, what was published for it since it joined.
+    held: Option<Vec<String>>,
 }
 
-#[derive(Default)]
+impl Member {
+    fn deliver(&mut self, message: String) {
+        let full = match &mut self.held {
+            Some(held) if held.len() < self.out.max_capacity() => {
+                held.push(message);
+                false
+            }
+            Some(_) => true,
+            // A member whose buffer is full is closed; nobody else waits for it.
+            None => self.out.try_send(message).is_err(),
+        };
+        if full {
+            self.closer.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and resume");
+        }
+    }
+}
+
 struct Groups {
     groups: HashMap<GroupKey, Group>,
     next: u64,
+    /// What the hub has published: a member joining now gets every later event.
+    position: Position,
 }
 
 #[derive(Clone)]
 pub struct Hub {
     groups: Arc<Mutex<Groups>>,
+    /// Held while an event is published, so that a member joins between two events.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    sockets: Sockets,
 }
 
 /// A member's place in its group; dropping it leaves the group (and an empty group ends).
@@ -79,9 +108,41 @@ pub struct Membership {
     member: u64,
 }
 
+impl Membership {
+    /// Ends the replay: what was published meanwhile follows it (waiting for room in the
+    /// member's queue), then everything live.
+    pub async fn go_live(&self, out: &mpsc::Sender<String>) {
+        loop {
+            let held = {
+                let mut groups = lock(&self.groups);
+                let Some(member) = groups.groups.get_mut(&self.key).and_then(|g| g.members.get_mut(&self.member))
+                else {
+                    return;
+                };
+                match member.held.as_mut().map(std::mem::take) {
+                    Some(held) if !held.is_empty() => held,
+                    _ => {
+                        member.held = None;
+                        return;
+                    }
+                }
+            };
+            for message in held {
+                if out.send(message).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn lock(groups: &Mutex<Groups>) -> std::sync::MutexGuard<'_, Groups> {
+    groups.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Drop for Membership {
     fn drop(&mut self) {
-        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let mut groups = lock(&self.groups);
         if let Some(group) = groups.groups.get_mut(&self.key) {
             group.members.remove(&self.member);
             if group.members.is_empty() {
@@ -102,28 +163,45 @@ pub struct Joining {
     pub protocol: Protocol,
     pub out: mpsc::Sender<String>,
     pub closer: Closer,
+    /// Whether the member's replay runs first (its live messages held until `go_live`).
+    pub replaying: bool,
 }
 
 impl Hub {
-    /// Starts fanning out the bus's events, executing on `schema` with the group's caller.
-    pub fn start(schema: TallySchema, bus: &Bus) -> Hub {
-        let hub = Hub { groups: Arc::new(Mutex::new(Groups::default())) };
-        let events = bus.subscribe();
+    /// Starts fanning out the bus's events, executing on `schema` with the group's caller;
+    /// a revocation closes the keys' sockets in `sockets`.
+    pub fn start(schema: TallySchema, bus: &Bus, sockets: Sockets) -> Hub {
+        let (events, position) = bus.subscribe();
+        let groups = Groups { groups: HashMap::new(), next: 0, position };
+        let hub = Hub { groups: Arc::new(Mutex::new(groups)), turn: Default::default(), sockets };
         let running = hub.clone();
         tokio::spawn(async move { running.run(schema, events).await });
         hub
     }
 
-    pub fn join(&self, joining: Joining) -> Membership {
+    /// What the hub has published so far.
+    pub fn position(&self) -> Position {
+        lock(&self.groups).position.clone()
+    }
+
+    /// Joins the group of identical subscriptions, between two events: the member gets
+    /// every event published after the returned position (held while it replays).
+    pub async fn join(&self, joining: Joining, ignored_variable: Option<&str>) -> (Membership, Position) {
+        let mut shared = joining.variables.clone();
+        if let Some(name) = ignored_variable {
+            shared.remove(&async_graphql::Name::new(name));
+        }
         let key = GroupKey {
             brand: joining.caller.brand_id().0,
             query: joining.query,
             operation: joining.operation,
-            variables: serde_json::to_string(&joining.variables).unwrap_or_default(),
+            variables: serde_json::to_string(&shared).unwrap_or_default(),
         };
-        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self.turn.lock().await;
+        let mut groups = lock(&self.groups);
         groups.next += 1;
         let member = groups.next;
+        let position = groups.position.clone();
         let group = groups.groups.entry(key.clone()).or_insert_with(|| Group {
             caller: joining.caller,
             operation: key.operation.clone(),
@@ -134,33 +212,50 @@ impl Hub {
         });
         group.members.insert(
             member,
-            Member { id: joining.id, protocol: joining.protocol, out: joining.out, closer: joining.closer },
+            Member {
+                id: joining.id,
+                protocol: joining.protocol,
+                out: joining.out,
+                closer: joining.closer,
+                held: joining.replaying.then(Vec::new),
+            },
         );
-        Membership { groups: self.groups.clone(), key, member }
+        (Membership { groups: self.groups.clone(), key, member }, position)
     }
 
-    async fn run(self, schema: TallySchema, mut events: broadcast::Receiver<Arc<event::Model>>) {
+    async fn run(self, schema: TallySchema, mut events: broadcast::Receiver<Arc<Published>>) {
         loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
+            let published = match events.recv().await {
+                Ok(published) => published,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    // Every member may have missed these: tell them all to reconnect.
+                    // Every member may have missed these: tell them all to resume.
                     tracing::error!(missed, "live updates fell behind the outbox; closing every subscriber");
                     self.close_all();
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            self.publish(&schema, &event).await;
+            let _turn = self.turn.lock().await;
+            if published.event.kind == EventKind::KeysRevoked {
+                match serde_json::from_str::<KeysRevoked>(&published.event.payload) {
+                    Ok(revoked) => self.sockets.revoke(&revoked.key_ids),
+                    Err(err) => tracing::error!(error = %err, "unreadable key revocation in the outbox"),
+                }
+                lock(&self.groups).position = published.position.clone();
+                continue;
+            }
+            self.publish(&schema, &published).await;
         }
     }
 
     /// Executes the event once for each group of its brand, concurrently, and hands each
     /// answer to the group's members.
-    async fn publish(&self, schema: &TallySchema, event: &Arc<event::Model>) {
+    async fn publish(&self, schema: &TallySchema, published: &Arc<Published>) {
+        let event = Arc::new(published.event.clone());
+        let cursor = published.position.encode();
         // What each group of the event's brand runs, copied out of the lock.
         let runs: Vec<(GroupKey, Caller, async_graphql::Request, Arc<ExecutableDocument>)> = {
-            let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            let groups = lock(&self.groups);
             groups
                 .groups
                 .iter()
@@ -169,27 +264,26 @@ impl Hub {
                 .collect()
         };
         let runs = runs.into_iter().map(|(key, caller, request, document)| {
-            let event = event.clone();
+            let (event, cursor) = (event.clone(), cursor.clone());
             async move {
-                let answer = exec::live(schema, &caller, &document, request, event).await?;
+                let answer = exec::live(schema, &caller, &document, request, event, cursor).await?;
                 Some((key, serde_json::to_string(&answer).ok()?))
             }
         });
         let answers = futures_util::future::join_all(runs).await;
-        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let mut groups = lock(&self.groups);
+        groups.position = published.position.clone();
         for (key, payload) in answers.into_iter().flatten() {
-            let Some(group) = groups.groups.get(&key) else { continue };
-            for member in group.members.values() {
-                // A member whose buffer is full is closed; nobody else waits for it.
-                if member.out.try_send(member.protocol.next(&member.id, &payload)).is_err() {
-                    member.closer.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and resume");
-                }
+            let Some(group) = groups.groups.get_mut(&key) else { continue };
+            for member in group.members.values_mut() {
+                let message = member.protocol.next(&member.id, &payload);
+                member.deliver(message);
             }
         }
     }
 
     fn close_all(&self) {
-        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let groups = lock(&self.groups);
         for member in groups.groups.values().flat_map(|g| g.members.values()) {
             member.closer.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and resume");
         }

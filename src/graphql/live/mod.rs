@@ -6,18 +6,22 @@
 //! Close codes: 4400 a message that is not the protocol's, 4401 no or a bad key (or a
 //! message before `connection_init`), 4403 the key was revoked, 4408 no `connection_init`
 //! in time, 4409 an id already in use, 4429 a second `connection_init`, 4008 a subscriber
-//! too slow to take its messages. Each socket is one task and one queue of unsent messages.
+//! too slow to take its messages, 1013 (try again later) a key over its cap of sockets.
+//! Each socket is one task and one queue of unsent messages, with small buffers: an idle
+//! socket holds a few KiB.
 pub mod hub;
 pub mod protocol;
+pub mod sockets;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::sync::{mpsc, watch};
@@ -25,9 +29,12 @@ use tokio::sync::{mpsc, watch};
 use self::hub::Membership;
 use self::protocol::{ClientMessage, Protocol};
 use super::exec;
+use super::subscription::Wants;
 use crate::domain::auth;
 use crate::domain::error::DomainError;
-use crate::error::AppError;
+use crate::domain::outbox::{self, Missed};
+use crate::error::{AppError, bad_input};
+use crate::events::Position;
 use crate::http::caller::{Caller, bearer_token};
 use crate::http::state::AppState;
 
@@ -56,12 +63,32 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/graphql/ws", get(upgrade))
 }
 
+/// What tungstenite reads a frame into (it grows for a larger frame, up to the body cap).
+const READ_BUFFER: usize = 4096;
+/// How many replayed events are read from the outbox at a time.
+const REPLAY_BATCH: u64 = 200;
+
 async fn upgrade(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    let most = state.limits.ws_max_awaiting_init;
+    let Some(awaiting) = state.sockets.await_init(most) else {
+        let message = format!(
+            "{most} websockets are already waiting to send connection_init; try again shortly \
+             (--max-awaiting-init or TALLY_MAX_AWAITING_INIT)"
+        );
+        let mut refused =
+            crate::http::refusal("/graphql/ws", StatusCode::SERVICE_UNAVAILABLE, "LIMIT_EXCEEDED", &message);
+        refused.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return refused;
+    };
     let protocol = chosen_protocol(&headers).unwrap_or(Protocol::TransportWs);
     upgrade
         .protocols([Protocol::TransportWs.name(), Protocol::Legacy.name()])
         .max_message_size(state.limits.body_bytes)
-        .on_upgrade(move |socket| session(state, protocol, socket))
+        .max_frame_size(state.limits.body_bytes)
+        .read_buffer_size(READ_BUFFER)
+        // Every message is written out at once (the session flushes each one anyway).
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| session(state, protocol, socket, awaiting))
 }
 
 /// The subprotocol the handshake settles on: the client's first one that Tally speaks.
@@ -113,15 +140,16 @@ async fn initialise(state: &AppState, socket: &mut WebSocket) -> Option<(Caller,
     }
 }
 
-/// An operation the socket is running: a live subscription, or a query or mutation.
+/// An operation the socket is running: a live subscription (and its replay while that
+/// runs), or a query or mutation.
 enum Running {
-    Live(#[allow(dead_code)] Membership),
+    Live(#[allow(dead_code)] Arc<Membership>, Option<tokio::task::JoinHandle<()>>),
     Once(tokio::task::JoinHandle<()>),
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Running::Once(task) = self {
+        if let Running::Once(task) | Running::Live(_, Some(task)) = self {
             task.abort();
         }
     }
@@ -143,13 +171,21 @@ struct Session {
 /// Why the session ends.
 type Ending = Option<(u16, &'static str)>;
 
-async fn session(state: AppState, protocol: Protocol, mut socket: WebSocket) {
-    let Some((caller, key)) = initialise(&state, &mut socket).await else { return };
+async fn session(state: AppState, protocol: Protocol, mut socket: WebSocket, awaiting: sockets::Awaiting) {
+    let initialised = initialise(&state, &mut socket).await;
+    drop(awaiting);
+    let Some((caller, key)) = initialised else { return };
+    let (close_tx, mut close_rx) = watch::channel(None);
+    let most = state.limits.ws_max_sockets_per_key;
+    let Some(_registered) = state.sockets.register(caller.key_id(), most, Closer(close_tx.clone())) else {
+        let reason = format!("LIMIT_EXCEEDED: this key has {most} websockets open (--max-sockets-per-key)");
+        let _ = socket.send(close(sockets::TOO_MANY_SOCKETS, &reason)).await;
+        return;
+    };
     if socket.send(Message::Text(protocol::ACK.into())).await.is_err() {
         return;
     }
     let (out, mut unsent) = mpsc::channel::<String>(state.limits.subscriber_buffer.max(1));
-    let (close_tx, mut close_rx) = watch::channel(None);
     let (done, mut finished) = mpsc::unbounded_channel();
     let mut session = Session {
         state: state.clone(),
@@ -295,27 +331,150 @@ impl Session {
             self.running.insert(id, Running::Once(task));
             return Ok(());
         }
-        // A subscription that cannot run (an unknown field, a bad argument) is refused now,
-        // not at its first event.
+        // A subscription that cannot run (an unknown field, a bad argument, a stale cursor)
+        // is refused now, not at its first event.
         let caller = self.caller.on(self.state.live_db.clone());
-        if let Some(errors) = exec::live_check(&self.state.schema, &caller, &prepared).await {
-            let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
-            self.send(self.protocol.error(&id, &errors)).await;
+        let wants = match exec::live_check(&self.state.schema, &caller, &prepared).await {
+            Ok(wants) => wants,
+            Err(errors) => {
+                let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
+                self.send(self.protocol.error(&id, &errors)).await;
+                return Ok(());
+            }
+        };
+        let resume = wants.filter(|w| w.after.is_some());
+        if let Some(after) = resume.as_ref().and_then(|w| w.after.as_ref())
+            && !self.caught_up(after).await
+        {
+            let err =
+                bad_input("after", "after names events this server has not read: it is not a cursor of this database");
+            self.refuse(&id, err).await;
             return Ok(());
         }
         let exec::Prepared { request, document, .. } = prepared;
-        let membership = self.state.hub.join(hub::Joining {
-            caller,
+        let cursor_variable = after_variable(&document, request.operation_name.as_deref());
+        let again = (request.query.clone(), request.operation_name.clone(), request.variables.clone());
+        let joining = hub::Joining {
+            caller: caller.clone(),
             query: request.query.clone(),
             operation: request.operation_name.clone(),
             variables: request.variables.clone(),
-            document,
+            document: document.clone(),
             id: id.clone(),
             protocol: self.protocol,
             out: self.out.clone(),
             closer: self.closer.clone(),
+            replaying: resume.is_some(),
+        };
+        let (membership, joined_at) = self.state.hub.join(joining, cursor_variable.as_deref()).await;
+        let membership = Arc::new(membership);
+        let replay = resume.map(|wants| {
+            let replay = Replay {
+                state: self.state.clone(),
+                caller,
+                query: again.0,
+                operation: again.1,
+                variables: again.2,
+                document,
+                wants,
+                through: joined_at,
+                id: id.clone(),
+                protocol: self.protocol,
+                out: self.out.clone(),
+            };
+            let membership = membership.clone();
+            let closer = self.closer.clone();
+            tokio::spawn(async move {
+                match replay.run().await {
+                    Ok(()) => membership.go_live(&replay.out).await,
+                    Err(err) => {
+                        tracing::warn!(error = ?err, "replaying missed events failed");
+                        closer.close(1011, "Internal error while replaying missed events; resume again");
+                    }
+                }
+            })
         });
-        self.running.insert(id, Running::Live(membership));
+        self.running.insert(id, Running::Live(membership, replay));
         Ok(())
+    }
+
+    /// Waits (briefly) until this server's hub has published every event `after` has seen,
+    /// so that the replay and the live stream meet without a gap.
+    async fn caught_up(&self, after: &Position) -> bool {
+        for _ in 0..100 {
+            if self.state.hub.position().covers(after) {
+                return true;
+            }
+            self.state.bus.kick();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+/// The variable a subscription's `after` argument is given by, if any: members that differ
+/// only in where they resume share a group.
+fn after_variable(document: &ExecutableDocument, operation: Option<&str>) -> Option<String> {
+    let operation = super::cost::chosen(document, operation)?;
+    operation.selection_set.node.items.iter().find_map(|selection| match &selection.node {
+        Selection::Field(field) => match &field.node.get_argument("after")?.node {
+            async_graphql_value::Value::Variable(name) => Some(name.to_string()),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// A resuming subscriber's missed events: those its cursor had not seen that the hub had
+/// published when the subscriber joined (`through`); the hub holds everything later.
+struct Replay {
+    state: AppState,
+    caller: Caller,
+    query: String,
+    operation: Option<String>,
+    variables: async_graphql::Variables,
+    document: ExecutableDocument,
+    wants: Wants,
+    through: Position,
+    id: String,
+    protocol: Protocol,
+    out: mpsc::Sender<String>,
+}
+
+impl Replay {
+    async fn run(&self) -> Result<(), AppError> {
+        let Some(from) = &self.wants.after else { return Ok(()) };
+        let also: Vec<i64> = from.gaps.iter().copied().collect();
+        let missed = Missed {
+            brand_id: self.caller.brand_id().0,
+            kind: self.wants.kind,
+            campaign_id: self.wants.campaign,
+            above: from.high,
+            through: self.through.high,
+            also: &also,
+        };
+        let mut last = 0;
+        loop {
+            let page = outbox::missed(&self.caller.db, &missed, last, REPLAY_BATCH).await?;
+            let Some(end) = page.last().map(|e| e.id) else { return Ok(()) };
+            for event in page {
+                // Still uncommitted when the subscriber joined: the hub delivers it.
+                if !self.through.seen(event.id) {
+                    continue;
+                }
+                let cursor = from.union(&self.through.up_to(event.id, event.created_at)).encode();
+                let (schema, document) = (&self.state.schema, &self.document);
+                let mut request = async_graphql::Request::new(self.query.clone()).variables(self.variables.clone());
+                request.operation_name = self.operation.clone();
+                if let Some(answer) = exec::live(schema, &self.caller, document, request, Arc::new(event), cursor).await
+                {
+                    let payload = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
+                    if self.out.send(self.protocol.next(&self.id, &payload)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            last = end;
+        }
     }
 }
