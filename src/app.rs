@@ -52,13 +52,19 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     serve_until(listener, state, std::future::pending()).await
 }
 
-/// Serves until `shutdown` resolves, then stops taking connections and lets requests
-/// in flight finish.
+/// Serves until `shutdown` resolves, then stops taking connections, closes every websocket
+/// with 1012 (service restart: clients reconnect and resume) and lets requests in flight
+/// finish.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = state.limits.header_timeout;
+    let sockets = state.sockets.clone();
+    let shutdown = async move {
+        shutdown.await;
+        sockets.close_all(1012, "Service restart: reconnect and resume with your last cursor");
+    };
     crate::http::serve::serve(listener, router(state), header_timeout, shutdown).await
 }

@@ -69,3 +69,45 @@ impl Position {
 
 /// A cursor may name at most this many gaps (the bus tracks at most `MAX_GAP` ids).
 pub const MAX_GAPS: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(high: i64, gaps: &[i64]) -> Position {
+        Position { high, gaps: gaps.iter().copied().collect(), at: 7 }
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_not_one() {
+        for p in [at(0, &[]), at(42, &[]), at(42, &[3, 40])] {
+            assert_eq!(Position::decode(&p.encode()), Some(p));
+        }
+        for text in ["", "evt:1", "ord:1:2", "evt:x:1:", "evt:5:1:9", "evt:5:1:0", "evt:-1:1:"] {
+            assert_eq!(Position::decode(&URL_SAFE_NO_PAD.encode(text)), None, "{text}");
+        }
+        assert_eq!(Position::decode("not base64!"), None);
+    }
+
+    #[test]
+    fn covering_means_having_seen_everything_the_other_has() {
+        assert!(at(10, &[]).covers(&at(10, &[])));
+        assert!(at(10, &[]).covers(&at(8, &[3])));
+        assert!(!at(8, &[]).covers(&at(10, &[])));
+        // Ahead only by ids the other has not seen.
+        assert!(at(8, &[]).covers(&at(10, &[9, 10])));
+        assert!(!at(10, &[5]).covers(&at(10, &[])));
+        assert!(at(10, &[5]).covers(&at(10, &[5, 6])));
+    }
+
+    #[test]
+    fn union_and_prefix_keep_exactly_the_ids_neither_saw() {
+        let u = at(10, &[4, 6]).union(&at(12, &[6, 11]));
+        assert_eq!(u, at(12, &[6, 11]));
+        let u = at(10, &[4, 6]).union(&at(8, &[4]));
+        assert_eq!(u, at(10, &[4, 6]));
+        // A replay from (5, [3]) that has reached event 9 of a hub at (12, [7, 11]).
+        let replayed = at(5, &[3]).union(&at(12, &[7, 11]).up_to(9, 7));
+        assert_eq!(replayed, at(9, &[7]));
+    }
+}

@@ -43,6 +43,7 @@ impl AppState {
         let bus = Bus::start(db.clone()).await?;
         let schema = build_schema();
         let sockets = Sockets::default();
+        sockets.return_memory(Duration::from_secs(5), 256);
         let hub = Hub::start(schema.clone(), &bus, sockets.clone());
         let cost = Arc::new(exec::model(&schema).await?);
         let throttle = Arc::new(Throttle::new(&limits));

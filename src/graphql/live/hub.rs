@@ -25,6 +25,9 @@ use crate::graphql::exec;
 use crate::http::caller::Caller;
 use entity::enums::EventKind;
 
+/// The most events published in one round.
+const ROUND: usize = 64;
+
 /// Close code for a subscriber whose unsent messages passed its buffer.
 pub const TOO_SLOW: u16 = 4008;
 
@@ -225,32 +228,63 @@ impl Hub {
 
     async fn run(self, schema: TallySchema, mut events: broadcast::Receiver<Arc<Published>>) {
         loop {
-            let published = match events.recv().await {
-                Ok(published) => published,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    // Every member may have missed these: tell them all to resume.
-                    tracing::error!(missed, "live updates fell behind the outbox; closing every subscriber");
-                    self.close_all();
-                    continue;
-                }
+            // Every event already waiting is published in one round: a member gets the
+            // round's messages together, and its socket writes them in one go.
+            let mut batch = Vec::new();
+            match events.recv().await {
+                Ok(published) => batch.push(published),
+                Err(broadcast::error::RecvError::Lagged(missed)) => self.lagged(missed),
                 Err(broadcast::error::RecvError::Closed) => return,
-            };
+            }
+            while batch.len() < ROUND {
+                match events.try_recv() {
+                    Ok(published) => batch.push(published),
+                    Err(broadcast::error::TryRecvError::Lagged(missed)) => self.lagged(missed),
+                    Err(_) => break,
+                }
+            }
             let _turn = self.turn.lock().await;
+            self.publish(&schema, &batch).await;
+        }
+    }
+
+    /// Events were missed: every member may have missed them, so all of them are told to
+    /// resume from their cursors.
+    fn lagged(&self, missed: u64) {
+        tracing::error!(missed, "live updates fell behind the outbox; closing every subscriber");
+        self.close_all();
+    }
+
+    /// Executes each event once for each group of its brand, the groups concurrently, and
+    /// hands the answers to the groups' members in event order. A revocation closes its
+    /// keys' sockets.
+    async fn publish(&self, schema: &TallySchema, batch: &[Arc<Published>]) {
+        let mut answers = Vec::with_capacity(batch.len());
+        for published in batch {
             if published.event.kind == EventKind::KeysRevoked {
                 match serde_json::from_str::<KeysRevoked>(&published.event.payload) {
                     Ok(revoked) => self.sockets.revoke(&revoked.key_ids),
                     Err(err) => tracing::error!(error = %err, "unreadable key revocation in the outbox"),
                 }
-                lock(&self.groups).position = published.position.clone();
                 continue;
             }
-            self.publish(&schema, &published).await;
+            answers.push(self.execute(schema, published).await);
+        }
+        let mut groups = lock(&self.groups);
+        if let Some(last) = batch.last() {
+            groups.position = last.position.clone();
+        }
+        for (key, payload) in answers.into_iter().flatten().flatten() {
+            let Some(group) = groups.groups.get_mut(&key) else { continue };
+            for member in group.members.values_mut() {
+                let message = member.protocol.next(&member.id, &payload);
+                member.deliver(message);
+            }
         }
     }
 
-    /// Executes the event once for each group of its brand, concurrently, and hands each
-    /// answer to the group's members.
-    async fn publish(&self, schema: &TallySchema, published: &Arc<Published>) {
+    /// The event's answer for each group of its brand, serialized.
+    async fn execute(&self, schema: &TallySchema, published: &Published) -> Vec<Option<(GroupKey, String)>> {
         let event = Arc::new(published.event.clone());
         let cursor = published.position.encode();
         // What each group of the event's brand runs, copied out of the lock.
@@ -270,16 +304,7 @@ impl Hub {
                 Some((key, serde_json::to_string(&answer).ok()?))
             }
         });
-        let answers = futures_util::future::join_all(runs).await;
-        let mut groups = lock(&self.groups);
-        groups.position = published.position.clone();
-        for (key, payload) in answers.into_iter().flatten() {
-            let Some(group) = groups.groups.get_mut(&key) else { continue };
-            for member in group.members.values_mut() {
-                let message = member.protocol.next(&member.id, &payload);
-                member.deliver(message);
-            }
-        }
+        futures_util::future::join_all(runs).await
     }
 
     fn close_all(&self) {

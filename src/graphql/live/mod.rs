@@ -8,7 +8,7 @@
 //! in time, 4409 an id already in use, 4429 a second `connection_init`, 4008 a subscriber
 //! too slow to take its messages, 1013 (try again later) a key over its cap of sockets.
 //! Each socket is one task and one queue of unsent messages, with small buffers: an idle
-//! socket holds a few KiB.
+//! socket holds a few KiB, and a burst of events goes out in one write.
 pub mod hub;
 pub mod protocol;
 pub mod sockets;
@@ -24,6 +24,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::SinkExt;
 use tokio::sync::{mpsc, watch};
 
 use self::hub::Membership;
@@ -65,6 +66,11 @@ pub fn router() -> Router<AppState> {
 
 /// What tungstenite reads a frame into (it grows for a larger frame, up to the body cap).
 const READ_BUFFER: usize = 4096;
+/// The most queued messages written to a socket in one go.
+const COALESCE: usize = 64;
+/// What tungstenite buffers before writing (a coalesced batch is flushed as one write);
+/// allocated only while messages are being written.
+const WRITE_BUFFER: usize = 64 * 1024;
 /// How many replayed events are read from the outbox at a time.
 const REPLAY_BATCH: u64 = 200;
 
@@ -86,8 +92,7 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, upgrade: Web
         .max_message_size(state.limits.body_bytes)
         .max_frame_size(state.limits.body_bytes)
         .read_buffer_size(READ_BUFFER)
-        // Every message is written out at once (the session flushes each one anyway).
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| session(state, protocol, socket, awaiting))
 }
 
@@ -202,7 +207,12 @@ async fn session(state: AppState, protocol: Protocol, mut socket: WebSocket, awa
     let mut recheck = tokio::time::interval(state.limits.ws_key_recheck);
     recheck.tick().await;
     let ending: Ending = loop {
+        // Biased: a close comes first, then what is queued for the client (so a wake-up for
+        // a message polls nothing else), then the client's own messages and the timers.
         let outgoing = tokio::select! {
+            biased;
+            _ = close_rx.changed() => break *close_rx.borrow(),
+            Some(message) = unsent.recv() => message,
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => match session.handle(text.as_str()).await {
                     Ok(()) => continue,
@@ -212,7 +222,6 @@ async fn session(state: AppState, protocol: Protocol, mut socket: WebSocket, awa
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
             },
-            Some(message) = unsent.recv() => message,
             Some(id) = finished.recv() => {
                 session.running.remove(&id);
                 continue;
@@ -222,12 +231,23 @@ async fn session(state: AppState, protocol: Protocol, mut socket: WebSocket, awa
                 Ok(()) => continue,
                 Err(ending) => break ending,
             },
-            _ = close_rx.changed() => break *close_rx.borrow(),
         };
-        // A client that stopped reading blocks the send; a close asked for meanwhile (4008
-        // when the hub found its queue full) still ends the session.
+        // Whatever else is already queued goes out in the same write (a burst of events is
+        // one system call, not one per event). A client that stopped reading blocks the
+        // write; a close asked for meanwhile (4008 when the hub found its queue full) still
+        // ends the session.
+        let write = async {
+            socket.feed(Message::Text(outgoing.into())).await?;
+            for _ in 1..COALESCE {
+                match unsent.try_recv() {
+                    Ok(more) => socket.feed(Message::Text(more.into())).await?,
+                    Err(_) => break,
+                }
+            }
+            socket.flush().await
+        };
         tokio::select! {
-            sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(outgoing.into()))) => {
+            sent = tokio::time::timeout(SEND_TIMEOUT, write) => {
                 if !matches!(sent, Ok(Ok(()))) {
                     break None;
                 }

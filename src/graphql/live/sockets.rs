@@ -17,6 +17,8 @@ pub struct Sockets {
 
 #[derive(Default)]
 struct Inner {
+    /// Sockets closed since the allocator was last asked to give memory back.
+    closed: usize,
     awaiting: usize,
     by_key: HashMap<i64, HashMap<u64, Closer>>,
     next: u64,
@@ -41,6 +43,7 @@ pub struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         let mut inner = lock(&self.inner);
+        inner.closed += 1;
         if let Some(sockets) = inner.by_key.get_mut(&self.key) {
             sockets.remove(&self.socket);
             if sockets.is_empty() {
@@ -85,9 +88,36 @@ impl Sockets {
         }
     }
 
-    /// Sockets waiting for init, and initialised sockets.
-    pub fn counts(&self) -> (usize, usize) {
+    /// Every `every`, once at least `batch` sockets have closed since the last time, hands
+    /// the memory they held back to the system (glibc keeps freed memory in its arenas).
+    pub fn return_memory(&self, every: std::time::Duration, batch: usize) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(inner) = inner.upgrade() else { return };
+                let closed = std::mem::take(&mut lock(&inner).closed);
+                if closed < batch {
+                    lock(&inner).closed += closed;
+                    continue;
+                }
+                drop(inner);
+                #[cfg(all(target_os = "linux", target_env = "gnu"))]
+                let _ = tokio::task::spawn_blocking(|| {
+                    // SAFETY: malloc_trim only releases free memory; it takes no pointers.
+                    unsafe { libc::malloc_trim(0) }
+                })
+                .await;
+            }
+        });
+    }
+
+    /// Closes every open socket (the server is stopping).
+    pub fn close_all(&self, code: u16, reason: &'static str) {
         let inner = lock(&self.inner);
-        (inner.awaiting, inner.by_key.values().map(HashMap::len).sum())
+        for closer in inner.by_key.values().flat_map(|open| open.values()) {
+            closer.close(code, reason);
+        }
     }
 }
