@@ -105,8 +105,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn gql(http: &reqwest::Client, url: &str, key: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
-    let answer: Value =
-        http.post(format!("{url}/graphql")).bearer_auth(key).json(&json!({"query": query, "variables": variables})).send().await?.json().await?;
+    let answer: Value = http
+        .post(format!("{url}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await?
+        .json()
+        .await?;
     anyhow::ensure!(answer.get("errors").is_none(), "{answer}");
     Ok(answer["data"].clone())
 }
@@ -127,7 +133,14 @@ async fn setup(database_url: &str, http: &reqwest::Client, url: &str) -> anyhow:
         .output()?;
     let brand: Value = serde_json::from_slice(&out.stdout)?;
     let key = brand["apiKey"].as_str().unwrap().to_string();
-    let campaign = gql(http, url, &key, "mutation { createCampaign(input: {name: \"Launch\", defaultCommissionRate: \"10\"}) { id } }", json!({})).await?;
+    let campaign = gql(
+        http,
+        url,
+        &key,
+        "mutation { createCampaign(input: {name: \"Launch\", defaultCommissionRate: \"10\"}) { id } }",
+        json!({}),
+    )
+    .await?;
     let campaign = campaign["createCampaign"]["id"].as_str().unwrap().to_string();
     let creator = gql(http, url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await?;
     gql(http, url, &key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }",
@@ -387,7 +400,8 @@ async fn main() -> anyhow::Result<()> {
         webhook(&http, &webhook_url, &brand, next_id).await;
         next_id += 1;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let missing = all.iter().filter(|r| !r.lock().unwrap().arrivals.iter().any(|(o, _)| *o >= first_warmup)).count();
+        let missing =
+            all.iter().filter(|r| !r.lock().unwrap().arrivals.iter().any(|(o, _)| *o >= first_warmup)).count();
         if missing == 0 {
             break;
         }
@@ -442,7 +456,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(server) = &restarted {
         pids_now.push(server.child.id().unwrap());
     }
-    let cpu_after: f64 = pids.iter().chain(pids_now.iter()).collect::<std::collections::BTreeSet<_>>().iter().map(|p| usage(**p).1).sum();
+    let cpu_after: f64 = pids
+        .iter()
+        .chain(pids_now.iter())
+        .collect::<std::collections::BTreeSet<_>>()
+        .iter()
+        .map(|p| usage(**p).1)
+        .sum();
     let client_after = client_cpu();
     let rss_loaded: f64 = pids_now.iter().map(|p| usage(*p).0).sum();
 
@@ -515,7 +535,10 @@ async fn main() -> anyhow::Result<()> {
         percentile(&steady, 0.5),
         percentile(&steady, 0.99),
         steady.last().copied().unwrap_or(f64::NAN),
-        pids_now.iter().map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).map(|d| d.count()).unwrap_or(0)).sum::<usize>(),
+        pids_now
+            .iter()
+            .map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).map(|d| d.count()).unwrap_or(0))
+            .sum::<usize>(),
     );
     Ok(())
 }

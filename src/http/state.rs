@@ -44,7 +44,7 @@ impl AppState {
         let schema = build_schema();
         let sockets = Sockets::default();
         sockets.return_memory(Duration::from_secs(5), 256);
-        let hub = Hub::start(schema.clone(), &bus, sockets.clone());
+        let hub = Hub::start(schema.clone(), &bus, sockets.clone(), limits.subscriber_buffer);
         let cost = Arc::new(exec::model(&schema).await?);
         let throttle = Arc::new(Throttle::new(&limits));
         let idle = Arc::downgrade(&throttle);

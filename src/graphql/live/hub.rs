@@ -25,7 +25,9 @@ use crate::graphql::exec;
 use crate::http::caller::Caller;
 use entity::enums::EventKind;
 
-/// The most events published in one round.
+/// The most events published in one round; a round is also at most a quarter of a
+/// subscriber's buffer, so that a subscriber keeping up is never closed for taking a
+/// round's messages at once.
 const ROUND: usize = 64;
 
 /// Close code for a subscriber whose unsent messages passed its buffer.
@@ -99,6 +101,8 @@ struct Groups {
 #[derive(Clone)]
 pub struct Hub {
     groups: Arc<Mutex<Groups>>,
+    /// Events published in one round.
+    round: usize,
     /// Held while an event is published, so that a member joins between two events.
     turn: Arc<tokio::sync::Mutex<()>>,
     sockets: Sockets,
@@ -173,10 +177,11 @@ pub struct Joining {
 impl Hub {
     /// Starts fanning out the bus's events, executing on `schema` with the group's caller;
     /// a revocation closes the keys' sockets in `sockets`.
-    pub fn start(schema: TallySchema, bus: &Bus, sockets: Sockets) -> Hub {
+    pub fn start(schema: TallySchema, bus: &Bus, sockets: Sockets, subscriber_buffer: usize) -> Hub {
         let (events, position) = bus.subscribe();
         let groups = Groups { groups: HashMap::new(), next: 0, position };
-        let hub = Hub { groups: Arc::new(Mutex::new(groups)), turn: Default::default(), sockets };
+        let round = (subscriber_buffer / 4).clamp(1, ROUND);
+        let hub = Hub { groups: Arc::new(Mutex::new(groups)), round, turn: Default::default(), sockets };
         let running = hub.clone();
         tokio::spawn(async move { running.run(schema, events).await });
         hub
@@ -236,7 +241,7 @@ impl Hub {
                 Err(broadcast::error::RecvError::Lagged(missed)) => self.lagged(missed),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
-            while batch.len() < ROUND {
+            while batch.len() < self.round {
                 match events.try_recv() {
                     Ok(published) => batch.push(published),
                     Err(broadcast::error::TryRecvError::Lagged(missed)) => self.lagged(missed),
