@@ -266,32 +266,33 @@ async fn open(addr: &str, key: &str, campaign: &str, after: Option<&str>) -> any
 
 /// One subscriber: reads until told to stop; on a dropped connection it reconnects (to the
 /// next server in `addrs`) and resumes from its last cursor.
-async fn subscriber(
-    addrs: Arc<Vec<String>>,
-    mut at: usize,
-    key: Arc<String>,
-    campaign: Arc<String>,
-    received: Arc<Mutex<Received>>,
-    ready: Arc<AtomicUsize>,
-    reconnects: Arc<AtomicU64>,
+/// What every subscriber task shares.
+struct Shared {
+    addrs: Vec<String>,
+    key: String,
+    campaign: String,
+    ready: AtomicUsize,
+    reconnects: AtomicU64,
     stop: tokio::sync::watch::Receiver<bool>,
-) {
+}
+
+async fn subscriber(shared: Arc<Shared>, mut at: usize, received: Arc<Mutex<Received>>) {
     let mut counted = false;
     loop {
         let after = received.lock().unwrap().cursor.clone();
-        let mut socket = match open(&addrs[at], &key, &campaign, after.as_deref()).await {
+        let mut socket = match open(&shared.addrs[at], &shared.key, &shared.campaign, after.as_deref()).await {
             Ok(socket) => socket,
             Err(_) => {
-                at = (at + 1) % addrs.len();
+                at = (at + 1) % shared.addrs.len();
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         if !counted {
             counted = true;
-            ready.fetch_add(1, Ordering::Relaxed);
+            shared.ready.fetch_add(1, Ordering::Relaxed);
         }
-        let mut stop = stop.clone();
+        let mut stop = shared.stop.clone();
         loop {
             tokio::select! {
                 frame = socket.next() => match frame {
@@ -315,8 +316,8 @@ async fn subscriber(
                 }
             }
         }
-        reconnects.fetch_add(1, Ordering::Relaxed);
-        at = (at + 1) % addrs.len();
+        shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        at = (at + 1) % shared.addrs.len();
     }
 }
 
@@ -361,35 +362,30 @@ async fn main() -> anyhow::Result<()> {
 
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id().unwrap()).collect();
     let rss_before: f64 = pids.iter().map(|p| usage(*p).0).sum();
-    let addrs = Arc::new(servers.iter().map(|s| s.addr.clone()).collect::<Vec<_>>());
-    let (key, campaign) = (Arc::new(brand.key.clone()), Arc::new(brand.campaign.clone()));
-    let ready = Arc::new(AtomicUsize::new(0));
-    let reconnects = Arc::new(AtomicU64::new(0));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Shared {
+        addrs: servers.iter().map(|s| s.addr.clone()).collect(),
+        key: brand.key.clone(),
+        campaign: brand.campaign.clone(),
+        ready: AtomicUsize::new(0),
+        reconnects: AtomicU64::new(0),
+        stop,
+    });
     let mut all: Vec<Arc<Mutex<Received>>> = Vec::new();
     let mut tasks = Vec::new();
     let connecting = Instant::now();
     for i in 0..args.subscribers {
         let received = Arc::new(Mutex::new(Received::default()));
         all.push(received.clone());
-        let task = tokio::spawn(subscriber(
-            addrs.clone(),
-            i % addrs.len(),
-            key.clone(),
-            campaign.clone(),
-            received,
-            ready.clone(),
-            reconnects.clone(),
-            stop_rx.clone(),
-        ));
+        let task = tokio::spawn(subscriber(shared.clone(), i % shared.addrs.len(), received));
         tasks.push(task);
         if i % 200 == 199 {
-            while ready.load(Ordering::Relaxed) + 400 < i {
+            while shared.ready.load(Ordering::Relaxed) + 400 < i {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     }
-    while ready.load(Ordering::Relaxed) < args.subscribers {
+    while shared.ready.load(Ordering::Relaxed) < args.subscribers {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Every subscriber is in once a warm-up order has reached each of them (a subscription
@@ -508,6 +504,10 @@ async fn main() -> anyhow::Result<()> {
 
     let expected = expected_per * args.subscribers;
     println!(
+        "| backend | replicas | subscribers | events | delivered/expected | missed | duplicated | p50 ms | p99 ms | max ms | server CPU | client CPU | server RSS MiB | idle KiB/socket | RSS after close MiB | webhook p99 ms, none / with subscribers | reconnects |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
         "| {} | {} | {} | {}/s × {} s + {BURST} | {delivered}/{expected} ({:.2}%) | {missed} | {duplicated} | {:.0} | {:.0} | {:.0} | {:.0}% | {:.0}% | {:.0} | {:.1} | {:.0} | {:.1} / {:.1} ({:.2}×) | {} |",
         args.backend,
         args.replicas,
@@ -526,7 +526,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&quiet, 0.99),
         percentile(&loud, 0.99),
         percentile(&loud, 0.99) / percentile(&quiet, 0.99),
-        reconnects.load(Ordering::Relaxed),
+        shared.reconnects.load(Ordering::Relaxed),
     );
     eprintln!(
         "connected and warmed in {connect_secs:.1} s; out-of-order arrivals beyond the burst: {out_of_order}; webhook p50 quiet {:.1} ms, loaded {:.1} ms; steady-rate deliveries only: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; open descriptors after close: {}",
