@@ -32,6 +32,7 @@ const ROUND: usize = 64;
 
 /// Close code for a subscriber whose unsent messages passed its buffer.
 pub const TOO_SLOW: u16 = 4008;
+const TOO_SLOW_REASON: &str = "Subscriber too slow: events were missed; reconnect and resume";
 
 /// What members of one group have in common: they would compute the same answers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -86,7 +87,7 @@ impl Member {
             None => self.out.try_send(message).is_err(),
         };
         if full {
-            self.closer.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and resume");
+            self.closer.close(TOO_SLOW, TOO_SLOW_REASON);
         }
     }
 }
@@ -315,7 +316,7 @@ impl Hub {
     fn close_all(&self) {
         let groups = lock(&self.groups);
         for member in groups.groups.values().flat_map(|g| g.members.values()) {
-            member.closer.close(TOO_SLOW, "Subscriber too slow: events were missed; reconnect and resume");
+            member.closer.close(TOO_SLOW, TOO_SLOW_REASON);
         }
     }
 }
