@@ -10,7 +10,7 @@ use common::ws::{self, Protocol};
 use common::*;
 use serde_json::{Value, json};
 use tally::graphql::Limits;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 /// Fragments that each spread the one below twice: 2^levels expansions in under 1 KB.
 fn fragment_bomb(levels: usize) -> String {
@@ -590,7 +590,54 @@ async fn a_megabyte_of_fields_is_refused_and_long_lists_are_answered(backend: Ba
     assert_eq!((status, &answer["data"]["orders"]["totalCount"]), (200, &json!(0)), "{answer}");
 }
 
+/// With its descriptors used up, `tally serve` answers a new connection 503 and closes it
+/// (it keeps one descriptor in reserve for that), and serves again once some are freed.
+async fn out_of_descriptors_a_connection_is_refused_with_503_not_left_waiting(backend: Backend) {
+    let database_url = fresh_database(backend).await;
+    let mut child = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -n 96 && exec "$0" serve --addr 127.0.0.1:0"#)
+        .arg(env!("CARGO_BIN_EXE_tally"))
+        .env("DATABASE_URL", &database_url)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("Tally listening on http://") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    let mut held = Vec::new();
+    let mut refusal = None;
+    for _ in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // An accepted connection waits for its request; a refused one is answered and closed.
+        if let Some(answer) = read_to_close(&mut stream, Duration::from_millis(100)).await {
+            refusal = Some(answer);
+            break;
+        }
+        held.push(stream);
+    }
+    let refusal = refusal.expect("a refusal before 300 connections with 96 descriptors");
+    assert!(refusal.starts_with("HTTP/1.1 503"), "{refusal}");
+    assert!(refusal.contains("LIMIT_EXCEEDED"), "{refusal}");
+    drop(held);
+    // Once the held connections are gone (and the backlog behind them drained), it serves.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match reqwest::get(format!("http://{addr}/health")).await {
+            Ok(health) if health.status() == 200 => break,
+            other => assert!(tokio::time::Instant::now() < deadline, "still refusing: {other:?}"),
+        }
+    }
+}
+
 on_both_backends!(
+    out_of_descriptors_a_connection_is_refused_with_503_not_left_waiting,
     a_megabyte_of_fields_is_refused_and_long_lists_are_answered,
     a_fragment_bomb_is_refused_while_small_queries_answer,
     aggregates_weigh_what_they_cost,
