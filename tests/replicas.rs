@@ -57,27 +57,12 @@ async fn gql(url: &str, key: &str, query: &str, variables: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_reaches_subscribers_on_every_replica_postgres() {
     let database_url = fresh_database(Backend::Postgres).await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["brand", "create", "--name", "Acme", "--store-url", "https://shop.example.com"])
-        .env("DATABASE_URL", &database_url)
-        .output()
-        .unwrap();
-    let brand: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let brand = cli(&database_url, &["brand", "create", "--name", "Acme", "--store-url", "https://shop.example.com"]);
     let key = brand["apiKey"].as_str().unwrap().to_string();
     let a = replica(&database_url).await;
     let b = replica(&database_url).await;
-
-    let campaign = gql(
-        &b.url,
-        &key,
-        "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }",
-        json!({}),
-    )
-    .await;
-    let campaign = campaign["createCampaign"]["id"].as_str().unwrap().to_string();
-    let creator = gql(&a.url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
-    let creator = creator["createCreator"]["id"].as_str().unwrap().to_string();
-    gql(&b.url, &key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }", json!({"k": campaign, "c": creator})).await;
+    // The campaign and the membership through B, the creator through A.
+    spring_member([&b.url, &a.url, &b.url], &key).await;
 
     // A Rust client on replica A, the npm graphql-ws client on replica B.
     let mut on_a = ws::connect(&a.url, Protocol::TransportWs, &key).await;
@@ -153,6 +138,16 @@ fn cli(database_url: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Creates campaign Spring, creator Ana and her membership with coupon ANA10, each through
+/// the replica at the given URL (campaign, creator, membership).
+async fn spring_member(urls: [&str; 3], key: &str) {
+    let query = "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }";
+    let campaign = gql(urls[0], key, query, json!({})).await;
+    let creator = gql(urls[1], key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
+    gql(urls[2], key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }",
+        json!({"k": campaign["createCampaign"]["id"], "c": creator["createCreator"]["id"]})).await;
+}
+
 const RESUMABLE: &str =
     "subscription($after: String) { orderStatusChanged(after: $after) { order { externalId } status cursor } }";
 
@@ -176,16 +171,7 @@ async fn cursors_resume_on_any_replica_and_a_revoked_key_is_closed_on_every_repl
     let viewer = viewer["apiKey"].as_str().unwrap().to_string();
     let a = replica(&database_url).await;
     let b = replica(&database_url).await;
-    let campaign = gql(
-        &a.url,
-        &key,
-        "mutation { createCampaign(input: {name: \"Spring\", defaultCommissionRate: \"10\"}) { id } }",
-        json!({}),
-    )
-    .await;
-    let creator = gql(&a.url, &key, "mutation { createCreator(input: {name: \"Ana\"}) { id } }", json!({})).await;
-    gql(&a.url, &key, "mutation($k: ID!, $c: ID!) { addCreatorToCampaign(input: {campaignId: $k, creatorId: $c, couponCode: \"ANA10\"}) { id } }",
-        json!({"k": campaign["createCampaign"]["id"], "c": creator["createCreator"]["id"]})).await;
+    spring_member([&a.url, &a.url, &a.url], &key).await;
 
     // A cursor from replica B resumes on replica A, with exactly the changes missed.
     let mut on_b = ws::connect(&b.url, Protocol::TransportWs, &viewer).await;
