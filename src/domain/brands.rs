@@ -1,5 +1,5 @@
 //! Brands (tenants) and their secrets.
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionSession, TransactionTrait};
 
 use super::auth::{self, Role};
 use super::money::Currency;
@@ -12,8 +12,10 @@ pub struct NewBrand {
     pub api_key: String,
 }
 
+/// A brand with its webhook secret and a "default admin" key, in one transaction (a
+/// savepoint when `db` is a transaction already).
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait,
     name: &str,
     currency: &str,
     store_url: Option<&str>,

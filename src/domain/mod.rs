@@ -13,6 +13,7 @@ pub mod orders;
 pub mod outbox;
 pub mod performance;
 pub mod rollup;
+pub mod seed;
 pub mod text;
 pub mod time;
 

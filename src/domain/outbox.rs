@@ -53,6 +53,12 @@ pub async fn append(
     }
     .insert(db)
     .await?;
+    notify(db, brand_id).await
+}
+
+/// Wakes every replica's bus for the brand (PostgreSQL only, and only if and when the
+/// transaction commits); SQLite's buses poll.
+pub async fn notify(db: &impl ConnectionTrait, brand_id: i64) -> DomainResult<()> {
     if db.get_database_backend() == DbBackend::Postgres {
         // Delivered by PostgreSQL only if and when this transaction commits. A function
         // call, so SQL.

@@ -34,6 +34,16 @@ impl Contribution {
         }
     }
 
+    pub fn plus(self, other: Contribution) -> Contribution {
+        Contribution {
+            orders: self.orders + other.orders,
+            sales: self.sales + other.sales,
+            approved: self.approved + other.approved,
+            rejected: self.rejected + other.rejected,
+            earned: self.earned + other.earned,
+        }
+    }
+
     pub fn minus(self, other: Contribution) -> Contribution {
         Contribution {
             orders: self.orders - other.orders,
