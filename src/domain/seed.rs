@@ -189,8 +189,11 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
     txn.commit().await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Fresh statistics, so the first queries plan as they will once autovacuum has run.
-        db.execute_unprepared("ANALYZE orders, conversions, order_events, events, conversion_reviews, order_rollups")
-            .await?;
+        db.execute_unprepared(
+            "ANALYZE creators, campaigns, memberships, orders, conversions, order_events, events, \
+             conversion_reviews, order_rollups",
+        )
+        .await?;
     }
     Ok(Seeded { brand: created.brand, api_key: created.api_key, counts })
 }
