@@ -1,5 +1,10 @@
 use clap::Parser;
 
+/// mimalloc: glibc's allocator spent a fifth of the read path's CPU in malloc/free and its
+/// arena locks' futexes (BENCHMARKS.md, "Faster than PostGraphile").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
