@@ -43,6 +43,19 @@ async fn cli_creates_brands_and_keys_that_authenticate(backend: Backend) {
         .await;
     assert_eq!(code(&denied), "FORBIDDEN");
 
+    // The server remembers keys for a few seconds, but a revocation by another process
+    // ends a key's requests as soon as the outbox is read (well within a second).
+    let viewer_key = viewer["apiKey"].as_str().unwrap();
+    app.data(viewer_key, "{ brand { name } }", json!({})).await;
+    assert_eq!(run(&["key", "revoke", "--api-key", viewer_key]), json!({ "revoked": 1 }));
+    let revoked_at = std::time::Instant::now();
+    while app.gql(viewer_key, "{ brand { name } }", json!({})).await["errors"][0]["extensions"]["code"]
+        != "UNAUTHENTICATED"
+    {
+        assert!(revoked_at.elapsed() < std::time::Duration::from_secs(1), "the revoked key still works");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["brand", "create", "--name", "X", "--currency", "XXQ"])
         .env("DATABASE_URL", &database_url)

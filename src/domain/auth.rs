@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use super::outbox::{self, KeysRevoked};
 use super::{BrandId, time};
 use crate::domain::error::{DomainError, DomainResult, Input, invalid};
-use entity::api_key;
 use entity::enums::EventKind;
+use entity::{api_key, brand};
 
 pub use entity::enums::Role;
 
@@ -110,6 +110,20 @@ async fn revoke(db: &DatabaseConnection, which: sea_orm::sea_query::SimpleExpr) 
     }
     txn.commit().await?;
     Ok(ids.len() as u64)
+}
+
+/// The principal behind a bearer secret, with its brand, in one statement; unknown and
+/// revoked keys are the same failure.
+pub async fn authenticate_with_brand(db: &DatabaseConnection, secret: &str) -> DomainResult<(Principal, brand::Model)> {
+    let found = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash_key(secret.trim())))
+        .filter(api_key::Column::Revoked.eq(false))
+        .find_also_related(brand::Entity)
+        .one(db)
+        .await?;
+    let Some((key, Some(brand))) = found else { return Err(DomainError::Unauthenticated) };
+    let principal = Principal { brand: BrandId(key.brand_id), key_id: key.id, key_name: key.name, role: key.role };
+    Ok((principal, brand))
 }
 
 /// The principal behind a bearer secret; unknown and revoked keys are the same failure.

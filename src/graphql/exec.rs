@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError};
 use futures_util::StreamExt;
@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::Limits;
 use super::TallySchema;
 use super::cost::{self, Budget, CostModel, Measured};
-use super::loaders::Loaders;
+use super::loaders::{Loaders, RequestLoader};
 use super::subscription::{CurrentEvent, Wanting, Wants};
 use crate::domain::error::DomainError;
 use crate::error::{AppError, AppResult};
@@ -25,10 +25,10 @@ use crate::http::caller::Caller;
 use crate::http::state::AppState;
 use entity::event;
 
-/// How long a loader gathers keys before one batched statement. Over HTTP the batches run
-/// in the request's own task (see `drive`), so they start only once every sibling field
-/// has asked, however long a page takes to resolve; the delay just needs to be non-zero.
-pub const LOADER_DELAY: Duration = Duration::from_millis(1);
+/// How long a loader gathers keys before one batched statement: no time at all. The
+/// batches run in the request's own task (see `drive`), only once every sibling field has
+/// asked, so a wait would only add latency at every level of a page.
+pub const LOADER_DELAY: Duration = Duration::ZERO;
 
 /// An operation that passed every check, with the figures it was measured at.
 pub struct Prepared {
@@ -89,12 +89,9 @@ pub async fn run(state: &AppState, caller: &Caller, operations: Vec<Prepared>) -
 }
 
 async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Response {
-    let Prepared { request, document, .. } = prepared;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
-    let loader = DataLoader::new(loaders(caller), move |task| {
-        let _ = tx.send(task);
-    })
-    .delay(LOADER_DELAY);
+    let Prepared { request, document, kind, .. } = prepared;
+    let (loader, rx) = request_loader(caller);
+    loader.enable_all_cache(kind == Some(OperationType::Query));
     let operation = request.operation_name.clone();
     let request = request.data(loader).data(caller.clone()).data(state.bus.clone());
     let mut response = drive(state.schema.execute(request), rx).await;
@@ -102,8 +99,14 @@ async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Respo
     coded(response)
 }
 
-fn loaders(caller: &Caller) -> Loaders {
-    Loaders { db: caller.db.clone(), brand: caller.brand_id() }
+/// A fresh loader for one operation, and the batches it starts, for `drive` to run.
+fn request_loader(caller: &Caller) -> (RequestLoader, UnboundedReceiver<BoxFuture<'static, ()>>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+    let loaders = Loaders { db: caller.db.clone(), brand: caller.brand_id() };
+    let spawn = move |task| {
+        let _ = tx.send(task);
+    };
+    (DataLoader::with_cache(loaders, spawn, HashMapCache::default()).delay(LOADER_DELAY), rx)
 }
 
 /// Runs a live subscription's document for one event with a fresh loader, in this task:
@@ -149,11 +152,7 @@ pub async fn live_check(
 
 /// The first answer of a subscription's stream, its loader batches run in this task.
 async fn first_answer(schema: &TallySchema, caller: &Caller, request: Request) -> Option<Response> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
-    let loader = DataLoader::new(loaders(caller), move |task| {
-        let _ = tx.send(task);
-    })
-    .delay(LOADER_DELAY);
+    let (loader, rx) = request_loader(caller);
     let mut answers = schema.execute_stream(request.data(loader).data(caller.clone()));
     drive(answers.next(), rx).await
 }
@@ -168,19 +167,30 @@ pub fn error_response(err: AppError) -> Response {
 /// resolver passed up with `?` (which async-graphql converts through `Display`, keeping it
 /// as the error's source) is mapped like any other refusal, its message replaced and an
 /// internal cause hidden. The engine's own errors (a malformed document, an unknown
-/// field, a bad argument) are BAD_USER_INPUT.
+/// field, a bad argument) are BAD_USER_INPUT. An answer that failed because the database
+/// is unavailable carries `Retry-After`.
 pub fn coded(mut response: Response) -> Response {
+    let mut unavailable = false;
     for error in &mut response.errors {
+        if let Some(err) = error.source::<AppError>() {
+            unavailable |= err.http_status() == axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        }
         if error.extensions.as_ref().is_some_and(|e| e.get("code").is_some()) {
             continue;
         }
         if let Some(refusal) = error.source::<DomainError>() {
-            let coded = async_graphql::Error::from(AppError::from(refusal));
+            let refusal = AppError::from(refusal);
+            unavailable |= refusal.http_status() == axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            let coded = async_graphql::Error::from(refusal);
             error.message = coded.message;
             error.extensions = coded.extensions;
             continue;
         }
         error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+    }
+    if unavailable {
+        // The database is away: over HTTP the answer is a 503 to retry (`graphql::http`).
+        response.http_headers.insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
     }
     response
 }

@@ -11,7 +11,64 @@ use async_graphql::{Name, Positioned, Value};
 /// cannot match is left where it is.
 pub fn reorder(document: &ExecutableDocument, operation_name: Option<&str>, data: &mut Value) {
     if let Some(op) = super::cost::chosen(document, operation_name) {
-        apply(document, &[&op.selection_set.node], data, 0);
+        let plan = Plan::of(&document.fragments, &[&op.selection_set.node], 0);
+        plan.arrange(data);
+    }
+}
+
+/// The response keys of one level in query order, each with the plan of the level below:
+/// worked out once per operation, then laid over every object of a list.
+#[derive(Default)]
+struct Plan<'a> {
+    fields: Vec<(&'a str, Plan<'a>)>,
+}
+
+impl<'a> Plan<'a> {
+    fn of(
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        sets: &[&'a SelectionSet],
+        depth: usize,
+    ) -> Plan<'a> {
+        let mut level = Vec::new();
+        keys(fragments, sets, &mut level, 0);
+        let fields = level
+            .into_iter()
+            .map(|(key, subs)| {
+                let below = if depth < 64 { Plan::of(fragments, &subs, depth + 1) } else { Plan::default() };
+                (key, below)
+            })
+            .collect();
+        Plan { fields }
+    }
+
+    fn arrange(&self, value: &mut Value) {
+        match value {
+            Value::List(items) => items.iter_mut().for_each(|item| self.arrange(item)),
+            Value::Object(map) => {
+                // Most objects come back in order already: then nothing is moved.
+                if !self.in_order(map.keys().map(|k| k.as_str())) {
+                    let mut old = std::mem::take(map);
+                    for (key, _) in &self.fields {
+                        if let Some((name, child)) = old.shift_remove_entry(*key) {
+                            map.insert(name, child);
+                        }
+                    }
+                    map.extend(old);
+                }
+                for (key, below) in &self.fields {
+                    if let Some(child) = map.get_mut(*key).filter(|_| !below.fields.is_empty()) {
+                        below.arrange(child);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether these keys appear in the plan's order (each one planned).
+    fn in_order<'k>(&self, keys: impl Iterator<Item = &'k str>) -> bool {
+        let mut planned = self.fields.iter();
+        keys.into_iter().all(|key| planned.any(|(k, _)| *k == key))
     }
 }
 
@@ -48,32 +105,6 @@ fn keys<'a>(
                 }
             }
         }
-    }
-}
-
-fn apply(document: &ExecutableDocument, sets: &[&SelectionSet], value: &mut Value, depth: usize) {
-    if depth > 64 {
-        return;
-    }
-    match value {
-        Value::List(items) => {
-            for item in items {
-                apply(document, sets, item, depth + 1);
-            }
-        }
-        Value::Object(map) => {
-            let mut order = Vec::new();
-            keys(&document.fragments, sets, &mut order, 0);
-            let mut old = std::mem::take(map);
-            for (key, subs) in order {
-                if let Some((name, mut child)) = old.shift_remove_entry(key) {
-                    apply(document, &subs, &mut child, depth + 1);
-                    map.insert(name, child);
-                }
-            }
-            map.extend(old);
-        }
-        _ => {}
     }
 }
 

@@ -87,12 +87,18 @@ async fn graphql_http(
     };
     let answers: Vec<async_graphql::Response> =
         answers.into_iter().map(|a| a.or_else(|| results.next()).unwrap_or_default()).collect();
+    // An operation the database was away for: the whole request is worth retrying.
+    let retry = answers.iter().find_map(|a| a.http_headers.get(header::RETRY_AFTER).cloned());
     let body = if single {
         BatchResponse::Single(answers.into_iter().next().unwrap_or_default())
     } else {
         BatchResponse::Batch(answers)
     };
     let mut response = Json(body).into_response();
+    if let Some(seconds) = retry {
+        *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
     if let Some(rate) = rate {
         rate.apply_to(response.headers_mut());
     }

@@ -2,7 +2,7 @@
 //! shared, so a page of N rows costs one statement per nested field, not N.
 use std::collections::HashMap;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::BrandId;
@@ -15,6 +15,11 @@ pub struct Loaders {
     pub db: DatabaseConnection,
     pub brand: BrandId,
 }
+
+/// A request's loader. Its cache lets a resolver that looked ahead hand over rows before
+/// the fields below it ask (`feed_many`): those fields then get them without a batch.
+/// Mutations run with the cache off, so that nothing read before a write is served after it.
+pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
 
 type Failure = async_graphql::Error;
 

@@ -1,10 +1,12 @@
-//! Who is calling: the API key's principal and its brand, looked up once per HTTP request
-//! or websocket connection, for GraphQL, exports and the websocket alike.
+//! Who is calling: the API key's principal and its brand, for GraphQL, exports and the
+//! websocket alike; looked up in one statement, then remembered for a few seconds
+//! (`keys::KeyCache`, which forgets a key as soon as its revocation is read).
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use sea_orm::DatabaseConnection;
 
+use super::keys::Seen;
 use super::state::AppState;
 use crate::domain::auth::{self, Principal};
 use crate::domain::money::Currency;
@@ -23,9 +25,17 @@ pub struct Caller {
 impl Caller {
     /// The caller behind an API key's secret; none, unknown and revoked are the same failure.
     pub async fn authenticate(state: &AppState, token: Option<&str>) -> AppResult<Caller> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty());
-        let principal = auth::authenticate(&state.db, token.ok_or_else(unauthenticated)?).await?;
-        let brand = brands::get(&state.db, principal.brand).await?;
+        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(unauthenticated)?;
+        let hash = auth::hash_key(token);
+        let Seen { principal, brand } = match state.keys.get(&hash) {
+            Some(seen) => seen,
+            None => {
+                let (principal, brand) = auth::authenticate_with_brand(&state.db, token).await?;
+                let seen = Seen { principal, brand };
+                state.keys.put(hash, seen.clone());
+                seen
+            }
+        };
         let currency = brands::currency(&brand)?;
         Ok(Caller { principal, brand, currency, db: state.db.clone() })
     }

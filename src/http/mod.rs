@@ -2,6 +2,7 @@
 //! the layers that bound every request, fair use per key, and the health routes.
 pub mod caller;
 pub mod health;
+pub mod keys;
 pub mod layers;
 pub mod serve;
 pub mod state;

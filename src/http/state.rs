@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use sea_orm::DatabaseConnection;
 
+use super::keys::KeyCache;
 use super::throttle::Throttle;
 use crate::db::{self, StatementCounter};
 use crate::events::Bus;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub cost: Arc<CostModel>,
     pub throttle: Arc<Throttle>,
     pub bus: Bus,
+    /// API keys seen in the last few seconds.
+    pub keys: KeyCache,
     /// Live subscriptions, grouped so that each event is executed once per group.
     pub hub: Hub,
     /// Every open websocket, by key (caps, revocation).
@@ -41,6 +44,7 @@ impl AppState {
         let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
         let live_db = db::live_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
+        let keys = KeyCache::start(&bus);
         let schema = build_schema();
         let sockets = Sockets::default();
         sockets.return_memory(Duration::from_secs(5), 256);
@@ -64,6 +68,7 @@ impl AppState {
             throttle,
             db,
             bus,
+            keys,
             hub,
             sockets,
             live_db,

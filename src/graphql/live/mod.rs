@@ -298,7 +298,12 @@ impl Session {
     /// Every operation on a socket runs for a key that is still valid.
     async fn key_still_valid(&self) -> Result<(), Ending> {
         match auth::authenticate(&self.state.db, &self.key).await {
-            Err(DomainError::Unauthenticated) => Err(Some((4403, "Forbidden: the API key was revoked"))),
+            Err(DomainError::Unauthenticated) => {
+                // HTTP requests with the key stop working now too, whether or not the bus
+                // has read the revocation yet.
+                self.state.keys.forget(&auth::hash_key(&self.key));
+                Err(Some((4403, "Forbidden: the API key was revoked")))
+            }
             _ => Ok(()),
         }
     }

@@ -38,6 +38,6 @@ impl Campaign {
         filter: Option<OrderFilter>,
     ) -> Result<OrderConnection> {
         let filter = order_filter(filter.as_ref())?;
-        Ok(OrderConnection::load(ctx, Scope::Campaign(self.0.id), filter, first, after.as_deref()).await?)
+        OrderConnection::load(ctx, Scope::Campaign(self.0.id), filter, first, after.as_deref()).await
     }
 }
