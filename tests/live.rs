@@ -217,6 +217,7 @@ async fn each_event_costs_the_same_statements_for_1_subscriber_as_for_50(backend
         let app = &app;
         let brand = s.brand.clone();
         async move {
+            app.warm(&brand.key).await;
             let before = app.statements();
             app.order_event(&brand, event(id, "PAID", "2026-03-01T10:00:00Z", "ANA10")).await;
             before

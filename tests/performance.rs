@@ -239,6 +239,7 @@ async fn a_page_of_orders_costs_the_same_statements_at_5_and_100_rows(backend: B
         conversion { commission earnedCommission approval reviews { by } creator { name } } history { status } } } } }";
     let mut counts = Vec::new();
     for n in [5, 100, 5] {
+        app.warm(&s.brand.key).await;
         let before = app.statements();
         let d = app.data(&s.brand.key, q, json!({"n": n})).await;
         counts.push(app.statements() - before);
@@ -249,9 +250,52 @@ async fn a_page_of_orders_costs_the_same_statements_at_5_and_100_rows(backend: B
     assert!(counts[0] <= 12, "a handful of statements per page: {counts:?}");
 
     let perf = "query($k: ID!) { campaign(id: $k) { members { creator { name } } performance { rows { creator { name } couponCode affiliateLink } } } }";
+    app.warm(&s.brand.key).await;
     let before = app.statements();
     app.data(&s.brand.key, perf, json!({"k": s.campaign})).await;
     assert!(app.statements() - before <= 8);
+}
+
+async fn a_list_of_campaigns_with_members_and_performance_costs_the_same_statements_at_any_length(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    for i in 0..5 {
+        let k = app.create_campaign(&s.brand, &format!("Campaign {i}"), "20").await;
+        let c = app.create_creator(&s.brand, &format!("Creator {i}")).await;
+        app.add_member(&s.brand, &k, &c, Some(&format!("C{i}")), None).await;
+        app.add_member(&s.brand, &k, &s.ana, Some(&format!("ANA{i}")), None).await;
+    }
+    record(&app, &s.brand, "L1", "100.00", "PAID", "2026-03-01T10:00:00Z", "ANA10").await;
+    record(&app, &s.brand, "L2", "50.00", "PAID", "2026-03-02T10:00:00Z", "ANA0").await;
+    record(&app, &s.brand, "L3", "30.00", "PAID", "2026-03-02T11:00:00Z", "C0").await;
+    let q = "query($n: Int) { campaigns(first: $n) { edges { node { name members { creator { name } }
+        performance { totals { sales commission } rows { creator { name } sales } } } } } }";
+    let mut counts = Vec::new();
+    let mut answers = Vec::new();
+    for n in [2, 6] {
+        app.warm(&s.brand.key).await;
+        let before = app.statements();
+        answers.push(app.data(&s.brand.key, q, json!({"n": n})).await);
+        counts.push(app.statements() - before);
+    }
+    assert_eq!(counts[0], counts[1], "statements for 2 and 6 campaigns: {counts:?}");
+    assert!(counts[0] <= 6, "a handful of statements for the list: {counts:?}");
+    // The batched figures are each campaign's own.
+    let edges = answers[1]["campaigns"]["edges"].as_array().unwrap().clone();
+    assert_eq!(edges.len(), 6);
+    let by_name = |name: &str| edges.iter().find(|e| e["node"]["name"] == name).unwrap()["node"].clone();
+    assert_eq!(by_name("Spring Launch")["performance"]["totals"], json!({"sales": "100.00", "commission": "10.00"}));
+    let first = by_name("Campaign 0");
+    assert_eq!(first["performance"]["totals"], json!({"sales": "80.00", "commission": "16.00"}));
+    assert_eq!(first["members"].as_array().unwrap().len(), 2);
+    let rows: Vec<(String, String)> = first["performance"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["creator"]["name"].as_str().unwrap().to_string(), r["sales"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(rows, [("Creator 0".to_string(), "30.00".to_string()), ("Ana Silva".to_string(), "50.00".to_string())]);
+    assert_eq!(by_name("Campaign 4")["performance"]["totals"], json!({"sales": "0.00", "commission": "0.00"}));
 }
 
 async fn answers_keep_the_field_order_of_the_query(backend: Backend) {
@@ -287,4 +331,5 @@ on_both_backends!(
     a_campaigns_orders_table_shows_current_members_only,
     another_brands_sales_never_mix_in,
     a_page_of_orders_costs_the_same_statements_at_5_and_100_rows,
+    a_list_of_campaigns_with_members_and_performance_costs_the_same_statements_at_any_length,
 );

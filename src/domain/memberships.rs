@@ -155,8 +155,16 @@ pub async fn remove(
 
 /// Current members of a campaign whose creator is not deleted, in joining order.
 pub async fn current_members(db: &impl ConnectionTrait, campaign_id: i64) -> DomainResult<Vec<membership::Model>> {
+    current_members_of(db, &[campaign_id]).await
+}
+
+/// The current members of several campaigns in one statement, in membership order.
+pub async fn current_members_of(
+    db: &impl ConnectionTrait,
+    campaign_ids: &[i64],
+) -> DomainResult<Vec<membership::Model>> {
     let rows = membership::Entity::find()
-        .filter(membership::Column::CampaignId.eq(campaign_id))
+        .filter(membership::Column::CampaignId.is_in(campaign_ids.iter().copied()))
         .filter(membership::Column::RemovedAt.is_null())
         .filter(
             membership::Column::CreatorId.in_subquery(

@@ -22,6 +22,7 @@ const SUMS: &str = "CAST(COALESCE(SUM(f.orders), 0) AS BIGINT) AS orders, \
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
 pub struct PerformanceRow {
+    pub campaign_id: i64,
     pub membership_id: i64,
     pub creator_id: i64,
     pub orders: i64,
@@ -73,17 +74,31 @@ pub async fn campaign_rows(
     range: TimeRange,
     creator: Option<i64>,
 ) -> DomainResult<Vec<PerformanceRow>> {
+    campaigns_rows(db, brand, &[campaign_id], range, creator).await
+}
+
+/// The rows of several campaigns' Performance tables in one statement, in membership order.
+pub async fn campaigns_rows(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    campaign_ids: &[i64],
+    range: TimeRange,
+    creator: Option<i64>,
+) -> DomainResult<Vec<PerformanceRow>> {
+    if campaign_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut sql = Sql::new(&format!(
-        "SELECT m.id AS membership_id, m.creator_id AS creator_id, {SUMS} \
+        "SELECT m.campaign_id AS campaign_id, m.id AS membership_id, m.creator_id AS creator_id, {SUMS} \
          FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN "
     ));
-    push_figures(&mut sql, brand, "creator_id", "campaign_id", &[campaign_id], range);
-    sql.push(" f ON f.k = m.creator_id WHERE m.removed_at IS NULL");
-    sql.and("m.campaign_id =", campaign_id);
+    push_figures(&mut sql, brand, "creator_id", "campaign_id", campaign_ids, range);
+    sql.push(" f ON f.k = m.creator_id AND f.g = m.campaign_id WHERE m.removed_at IS NULL");
+    sql.and_in("m.campaign_id", campaign_ids.iter().copied());
     if let Some(creator) = creator {
         sql.and("m.creator_id =", creator);
     }
-    sql.push(" GROUP BY m.id, m.creator_id ORDER BY m.id");
+    sql.push(" GROUP BY m.campaign_id, m.id, m.creator_id ORDER BY m.id");
     Ok(PerformanceRow::find_by_statement(sql.build(db.get_database_backend())).all(db).await?)
 }
 

@@ -155,14 +155,14 @@ fn split(range: TimeRange) -> Split {
 }
 
 /// Pushes a subquery of figure rows keyed `k` by `group` ("creator_id" or
-/// "campaign_id"), for the brand's orders whose `filter` column is one of `values`, in
-/// `range`. Sum its columns to get exact figures.
+/// "campaign_id") and `g` by `filter`, for the brand's orders whose `filter` column is one
+/// of `values`, in `range`. Sum its columns to get exact figures.
 pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, values: &[i64], range: TimeRange) {
     let parts = split(range);
     let mut selects = Vec::new();
     if let Some((first, end)) = parts.days {
         let mut part = format!(
-            "SELECT r.{group} AS k, r.orders AS orders, r.sales AS sales, r.approved AS approved, \
+            "SELECT r.{group} AS k, r.{filter} AS g, r.orders AS orders, r.sales AS sales, r.approved AS approved, \
              r.rejected AS rejected, r.earned AS earned FROM order_rollups r WHERE r.brand_id = {} AND r.{filter} IN ({})",
             sql.bind(brand.0),
             in_list(sql, values)
@@ -177,7 +177,7 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
     }
     for (from, to) in parts.edges.into_iter().flatten() {
         let mut part = format!(
-            "SELECT o.{group} AS k, 1 AS orders, CASE WHEN o.status = 'PAID' THEN o.amount ELSE 0 END AS sales, \
+            "SELECT o.{group} AS k, o.{filter} AS g, 1 AS orders, CASE WHEN o.status = 'PAID' THEN o.amount ELSE 0 END AS sales, \
              CASE WHEN cv.approval = 'APPROVED' THEN 1 ELSE 0 END AS approved, \
              CASE WHEN cv.approval = 'REJECTED' THEN 1 ELSE 0 END AS rejected, \
              CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' THEN cv.commission ELSE 0 END AS earned \
@@ -195,7 +195,8 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
     }
     if selects.is_empty() {
         selects.push(
-            "SELECT 0 AS k, 0 AS orders, 0 AS sales, 0 AS approved, 0 AS rejected, 0 AS earned WHERE 1 = 0".into(),
+            "SELECT 0 AS k, 0 AS g, 0 AS orders, 0 AS sales, 0 AS approved, 0 AS rejected, 0 AS earned WHERE 1 = 0"
+                .into(),
         );
     }
     sql.push("(").push(&selects.join(" UNION ALL ")).push(")");

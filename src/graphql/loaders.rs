@@ -6,8 +6,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::BrandId;
-use crate::domain::performance;
 use crate::domain::time::TimeRange;
+use crate::domain::{memberships, performance};
 use crate::error::AppError;
 use entity::{campaign, conversion, conversion_review, creator, membership, order, order_event};
 
@@ -41,6 +41,16 @@ pub struct ConversionOfOrder(pub i64);
 pub struct HistoryOfOrder(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReviewsOfConversion(pub i64);
+/// A campaign's current members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MembersOfCampaign(pub i64);
+/// A campaign's Performance table over a range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PerformanceOfCampaign {
+    pub campaign: i64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommissionOfCreator {
     pub creator: i64,
@@ -164,6 +174,42 @@ impl Loader<CommissionOfCreator> for Loaders {
                 let key = CommissionOfCreator { creator, from, to };
                 out.insert(key, sums.get(&creator).copied().unwrap_or(0));
             }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<MembersOfCampaign> for Loaders {
+    type Value = Vec<membership::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[MembersOfCampaign]) -> Result<HashMap<MembersOfCampaign, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = memberships::current_members_of(&self.db, &ids).await.map_err(Failure::from)?;
+        Ok(grouped(keys, rows, |m| MembersOfCampaign(m.campaign_id)))
+    }
+}
+
+impl Loader<PerformanceOfCampaign> for Loaders {
+    type Value = Vec<performance::PerformanceRow>;
+    type Error = Failure;
+
+    async fn load(
+        &self,
+        keys: &[PerformanceOfCampaign],
+    ) -> Result<HashMap<PerformanceOfCampaign, Self::Value>, Self::Error> {
+        // One statement per distinct range; a list of campaigns asks with one range.
+        let mut by_range: HashMap<(Option<i64>, Option<i64>), Vec<PerformanceOfCampaign>> = HashMap::new();
+        for k in keys {
+            by_range.entry((k.from, k.to)).or_default().push(*k);
+        }
+        let mut out = HashMap::new();
+        for ((from, to), asked) in by_range {
+            let ids: Vec<i64> = asked.iter().map(|k| k.campaign).collect();
+            let rows = performance::campaigns_rows(&self.db, self.brand, &ids, TimeRange { from, to }, None)
+                .await
+                .map_err(Failure::from)?;
+            out.extend(grouped(&asked, rows, |r| PerformanceOfCampaign { campaign: r.campaign_id, from, to }));
         }
         Ok(out)
     }

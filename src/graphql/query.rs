@@ -75,7 +75,7 @@ impl Query {
         filter: Option<OrderFilter>,
     ) -> Result<OrderConnection> {
         let filter = order_filter(filter.as_ref())?;
-        OrderConnection::load(ctx, Scope::Brand, filter, first, after.as_deref()).await
+        OrderConnection::load(ctx, Scope::Brand, filter, first, after.as_deref(), None).await
     }
 
     /// Totals across the whole brand, everyone included.

@@ -19,13 +19,14 @@ impl Campaign {
     }
     /// Current members: not removed, creator not deleted.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
-        let rows = memberships::current_members(&caller(ctx).db, self.0.id).await?;
+        let rows = loader(ctx).load_one(MembersOfCampaign(self.0.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Membership).collect())
     }
     /// The Performance table: one row per current member, and totals over those rows.
     async fn performance(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<CampaignPerformance> {
         let r = self::range(range.as_ref())?;
-        let rows = performance::campaign_rows(&caller(ctx).db, caller(ctx).brand_id(), self.0.id, r, None).await?;
+        let key = PerformanceOfCampaign { campaign: self.0.id, from: r.from, to: r.to };
+        let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
         Ok(CampaignPerformance { totals: performance::totals(&rows), rows })
     }
     /// The campaign's orders of current members, newest first.
@@ -38,6 +39,6 @@ impl Campaign {
         filter: Option<OrderFilter>,
     ) -> Result<OrderConnection> {
         let filter = order_filter(filter.as_ref())?;
-        OrderConnection::load(ctx, Scope::Campaign(self.0.id), filter, first, after.as_deref()).await
+        OrderConnection::load(ctx, Scope::Campaign(self.0.id), filter, first, after.as_deref(), Some(&self.0)).await
     }
 }

@@ -92,6 +92,7 @@ impl OrderConnection {
         filter: orders::OrderFilter,
         first: Option<i32>,
         after: Option<&str>,
+        parent: Option<&entity::campaign::Model>,
     ) -> Result<OrderConnection> {
         let limit = connection::page_size(first)?;
         let cursor = connection::parse_order_cursor(after)?;
@@ -104,7 +105,7 @@ impl OrderConnection {
             .collect();
         let cursors: Vec<String> = edges.iter().map(|(c, _)| c.clone()).collect();
         let page_info = connection::page_info(&cursors, more, cursor.is_some());
-        look_ahead(ctx, &edges).await?;
+        look_ahead(ctx, &edges, parent).await?;
         Ok(OrderConnection { edges, page_info, scope, filter })
     }
 }
@@ -113,7 +114,11 @@ impl OrderConnection {
 /// figures read the order), read now,
 /// one statement each and all at once, and handed to the request's loader: the orders
 /// then resolve them without waiting for a batch of their own.
-async fn look_ahead(ctx: &Context<'_>, edges: &[(String, entity::order::Model)]) -> Result<()> {
+async fn look_ahead(
+    ctx: &Context<'_>,
+    edges: &[(String, entity::order::Model)],
+    parent: Option<&entity::campaign::Model>,
+) -> Result<()> {
     let node = ctx.look_ahead().field("edges").field("node");
     if edges.is_empty() || !node.exists() {
         return Ok(());
@@ -130,9 +135,23 @@ async fn look_ahead(ctx: &Context<'_>, edges: &[(String, entity::order::Model)])
     let campaigns: Vec<CampaignKey> = distinct(|o| o.campaign_id).into_iter().map(CampaignKey).collect();
     let conversions: Vec<ConversionOfOrder> = edges.iter().map(|(_, o)| ConversionOfOrder(o.id)).collect();
     let wanted = |name: &str| node.field(name).exists();
+    // A campaign's own page: its orders' campaign is the one already read.
+    let campaigns = match parent {
+        Some(campaign) if campaigns.iter().all(|k| k.0 == campaign.id) => {
+            loader(ctx).feed_one(CampaignKey(campaign.id), campaign.clone()).await;
+            Vec::new()
+        }
+        _ => campaigns,
+    };
     let (creators, campaigns, conversions) = futures_util::future::try_join3(
         async { if wanted("creator") { loaders.load(&creators).await.map(Some) } else { Ok(None) } },
-        async { if wanted("campaign") { loaders.load(&campaigns).await.map(Some) } else { Ok(None) } },
+        async {
+            if wanted("campaign") && !campaigns.is_empty() {
+                loaders.load(&campaigns).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
         async { if wanted("conversion") { loaders.load(&conversions).await.map(Some) } else { Ok(None) } },
     )
     .await?;
