@@ -15,7 +15,8 @@ orders=${1:-1000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=$root/benches/peers
 db=${DB:-tally_vs_postgraphile}
-url=postgres://postgres@127.0.0.1:5432/$db
+# Without TLS, as PostGraphile connects by default: both pay the same for the database.
+url=postgres://postgres@127.0.0.1:5432/$db?sslmode=disable
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
