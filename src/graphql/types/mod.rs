@@ -130,3 +130,29 @@ pub fn order_filter(input: Option<&OrderFilter>) -> AppResult<orders::OrderFilte
         ids: None,
     })
 }
+
+/// An object whose fields are resolved one after another rather than all at once. For the
+/// objects of a page whose nested rows were read ahead (an order's creator, campaign and
+/// conversion), every field is ready when asked, and resolving them concurrently only
+/// costs a task and a wake-up each; in turn, the fields come out in query order. A field
+/// that does wait (through the loader) still batches with the same field of the other
+/// objects of the list, which resolve together.
+pub struct Serial<T>(pub T);
+
+impl<T: async_graphql::ContainerType + async_graphql::OutputType> async_graphql::OutputType for Serial<T> {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::ContextSelectionSet<'_>,
+        _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        async_graphql::resolver_utils::resolve_container_serial(ctx, &self.0).await
+    }
+}

@@ -13,11 +13,11 @@ impl Order {
     async fn external_id(&self) -> &str {
         &self.0.external_id
     }
-    async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
-        campaign_of(ctx, self.0.campaign_id).await
+    async fn campaign(&self, ctx: &Context<'_>) -> Result<Serial<Campaign>> {
+        campaign_of(ctx, self.0.campaign_id).await.map(Serial)
     }
-    async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        creator_of(ctx, self.0.creator_id).await
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Serial<Creator>> {
+        creator_of(ctx, self.0.creator_id).await.map(Serial)
     }
     async fn amount(&self, ctx: &Context<'_>) -> Decimal {
         caller(ctx).money(self.0.amount)
@@ -37,9 +37,9 @@ impl Order {
     async fn status_changed_at(&self) -> DateTime {
         DateTime(self.0.status_changed_at)
     }
-    async fn conversion(&self, ctx: &Context<'_>) -> Result<Conversion> {
+    async fn conversion(&self, ctx: &Context<'_>) -> Result<Serial<Conversion>> {
         let row = loader(ctx).load_one(ConversionOfOrder(self.0.id)).await?.ok_or_else(|| missing("conversion"))?;
-        Ok(Conversion(row))
+        Ok(Serial(Conversion(row)))
     }
     /// Every status event received, in event-time order, including late ones not applied.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<OrderEvent>> {
@@ -73,8 +73,8 @@ impl OrderEdge {
     async fn cursor(&self) -> &str {
         &self.cursor
     }
-    async fn node(&self) -> Order {
-        Order(self.node.clone())
+    async fn node(&self) -> Serial<Order> {
+        Serial(Order(self.node.clone()))
     }
 }
 
@@ -172,8 +172,11 @@ async fn look_ahead(
 
 #[Object]
 impl OrderConnection {
-    async fn edges(&self) -> Vec<OrderEdge> {
-        self.edges.iter().map(|(cursor, node)| OrderEdge { cursor: cursor.clone(), node: node.clone() }).collect()
+    async fn edges(&self) -> Vec<Serial<OrderEdge>> {
+        self.edges
+            .iter()
+            .map(|(cursor, node)| Serial(OrderEdge { cursor: cursor.clone(), node: node.clone() }))
+            .collect()
     }
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
