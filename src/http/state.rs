@@ -47,7 +47,6 @@ impl AppState {
         let keys = KeyCache::start(&bus);
         let schema = build_schema();
         let sockets = Sockets::default();
-        sockets.return_memory(Duration::from_secs(5), 256);
         let hub = Hub::start(schema.clone(), &bus, sockets.clone(), limits.subscriber_buffer);
         let cost = Arc::new(exec::model(&schema).await?);
         let throttle = Arc::new(Throttle::new(&limits));

@@ -17,8 +17,6 @@ pub struct Sockets {
 
 #[derive(Default)]
 struct Inner {
-    /// Sockets closed since the allocator was last asked to give memory back.
-    closed: usize,
     awaiting: usize,
     by_key: HashMap<i64, HashMap<u64, Closer>>,
     next: u64,
@@ -43,7 +41,6 @@ pub struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         let mut inner = lock(&self.inner);
-        inner.closed += 1;
         if let Some(sockets) = inner.by_key.get_mut(&self.key) {
             sockets.remove(&self.socket);
             if sockets.is_empty() {
@@ -86,31 +83,6 @@ impl Sockets {
         for closer in keys.iter().filter_map(|k| inner.by_key.get(k)).flat_map(|open| open.values()) {
             closer.close(REVOKED, "Forbidden: the API key was revoked");
         }
-    }
-
-    /// Every `every`, once at least `batch` sockets have closed since the last time, hands
-    /// the memory they held back to the system (glibc keeps freed memory in its arenas).
-    pub fn return_memory(&self, every: std::time::Duration, batch: usize) {
-        let inner = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                let Some(inner) = inner.upgrade() else { return };
-                let closed = std::mem::take(&mut lock(&inner).closed);
-                if closed < batch {
-                    lock(&inner).closed += closed;
-                    continue;
-                }
-                drop(inner);
-                #[cfg(all(target_os = "linux", target_env = "gnu"))]
-                let _ = tokio::task::spawn_blocking(|| {
-                    // SAFETY: malloc_trim only releases free memory; it takes no pointers.
-                    unsafe { libc::malloc_trim(0) }
-                })
-                .await;
-            }
-        });
     }
 
     /// Closes every open socket (the server is stopping).
