@@ -529,6 +529,58 @@ impl Ids {
     }
 }
 
+/// The status history and the outbox, as the write path appends to them.
+struct Journal {
+    brand: i64,
+    now: Millis,
+    history_ids: Ids,
+    history: Rows,
+    event_ids: Ids,
+    events: Rows,
+}
+
+impl Journal {
+    /// A status event applied to an order: its history entry and its announcement.
+    fn status(
+        &mut self,
+        campaign_id: i64,
+        order_id: i64,
+        previous: Option<OrderStatus>,
+        status: OrderStatus,
+        at: Millis,
+    ) -> DomainResult<()> {
+        let text = status.to_value();
+        let entry: [Lit; 7] = [
+            self.history_ids.take().into(),
+            self.brand.into(),
+            order_id.into(),
+            text.as_str().into(),
+            at.into(),
+            SOURCE.into(),
+            self.now.into(),
+        ];
+        self.history.add(&entry);
+        let change = OrderStatusChanged { order_id, previous_status: previous, status, changed_at: at };
+        self.announce(campaign_id, EventKind::OrderStatusChanged, &change)
+    }
+
+    /// An outbox entry, its payload serialized as `outbox::append` does.
+    fn announce(&mut self, campaign_id: i64, kind: EventKind, change: &impl serde::Serialize) -> DomainResult<()> {
+        let payload = serde_json::to_string(change).map_err(anyhow::Error::from)?;
+        let kind = kind.to_value();
+        let event: [Lit; 6] = [
+            self.event_ids.take().into(),
+            self.brand.into(),
+            campaign_id.into(),
+            kind.as_str().into(),
+            payload.as_str().into(),
+            self.now.into(),
+        ];
+        self.events.add(&event);
+        Ok(())
+    }
+}
+
 /// Writes every planned arrival's rows, then the rollups.
 async fn write(
     db: &DatabaseTransaction,
@@ -541,8 +593,17 @@ async fn write(
     skip_reference_checks(db).await?;
     let mut order_ids = Ids::of(db, "orders").await?;
     let mut conversion_ids = Ids::of(db, "conversions").await?;
-    let mut history_ids = Ids::of(db, "order_events").await?;
-    let mut event_ids = Ids::of(db, "events").await?;
+    let mut journal = Journal {
+        brand: brand.0,
+        now,
+        history_ids: Ids::of(db, "order_events").await?,
+        history: Rows::new(
+            "order_events",
+            &["id", "brand_id", "order_id", "status", "occurred_at", "source", "received_at"],
+        ),
+        event_ids: Ids::of(db, "events").await?,
+        events: Rows::new("events", &["id", "brand_id", "campaign_id", "kind", "payload", "created_at"]),
+    };
     let mut review_ids = Ids::of(db, "conversion_reviews").await?;
     let mut rollup_ids = Ids::of(db, "order_rollups").await?;
     let mut orders = Rows::new(
@@ -581,9 +642,6 @@ async fn write(
             "created_at",
         ],
     );
-    let mut history =
-        Rows::new("order_events", &["id", "brand_id", "order_id", "status", "occurred_at", "source", "received_at"]);
-    let mut events = Rows::new("events", &["id", "brand_id", "campaign_id", "kind", "payload", "created_at"]);
     let mut reviews =
         Rows::new("conversion_reviews", &["id", "brand_id", "conversion_id", "action", "by_key", "at", "reason"]);
     // The ids each order got when it arrived.
@@ -591,8 +649,6 @@ async fn write(
     // Per campaign, creator and day: the figures, and the arrival that created the row.
     let mut rollups: HashMap<(i64, i64, i64), (u64, Contribution)> = HashMap::new();
     let code = currency.code();
-    let status_changed = EventKind::OrderStatusChanged.to_value();
-    let paid = OrderStatus::Paid.to_value();
     for (seq, arrival) in plan.arrivals.iter().enumerate() {
         match *arrival {
             Arrival::First(i) => {
@@ -644,32 +700,7 @@ async fn write(
                     now.into(),
                 ];
                 conversions.add(&conversion_row);
-                let entry: [Lit; 7] = [
-                    history_ids.take().into(),
-                    brand.0.into(),
-                    order_id.into(),
-                    paid.as_str().into(),
-                    o.paid_at.into(),
-                    SOURCE.into(),
-                    now.into(),
-                ];
-                history.add(&entry);
-                let change = OrderStatusChanged {
-                    order_id,
-                    previous_status: None,
-                    status: OrderStatus::Paid,
-                    changed_at: o.paid_at,
-                };
-                let payload = serde_json::to_string(&change).map_err(anyhow::Error::from)?;
-                let event: [Lit; 6] = [
-                    event_ids.take().into(),
-                    brand.0.into(),
-                    m.campaign_id.into(),
-                    status_changed.as_str().into(),
-                    payload.as_str().into(),
-                    now.into(),
-                ];
-                events.add(&event);
+                journal.status(m.campaign_id, order_id, None, OrderStatus::Paid, o.paid_at)?;
                 let figures = Contribution::of(o.status(), o.amount, approval, commission);
                 let bucket = (m.campaign_id, m.creator_id, time::day(o.ordered_at));
                 let entry = rollups.entry(bucket).or_insert((seq as u64, Contribution::default()));
@@ -679,30 +710,7 @@ async fn write(
                 let o = &plan.orders[i as usize];
                 let m = &members[o.member as usize];
                 let Some((status, at)) = o.later else { continue };
-                let order_id = ids[i as usize].0;
-                let status_text = status.to_value();
-                let entry: [Lit; 7] = [
-                    history_ids.take().into(),
-                    brand.0.into(),
-                    order_id.into(),
-                    status_text.as_str().into(),
-                    at.into(),
-                    SOURCE.into(),
-                    now.into(),
-                ];
-                history.add(&entry);
-                let change =
-                    OrderStatusChanged { order_id, previous_status: Some(OrderStatus::Paid), status, changed_at: at };
-                let payload = serde_json::to_string(&change).map_err(anyhow::Error::from)?;
-                let event: [Lit; 6] = [
-                    event_ids.take().into(),
-                    brand.0.into(),
-                    m.campaign_id.into(),
-                    status_changed.as_str().into(),
-                    payload.as_str().into(),
-                    now.into(),
-                ];
-                events.add(&event);
+                journal.status(m.campaign_id, ids[i as usize].0, Some(OrderStatus::Paid), status, at)?;
             }
             Arrival::Rejection(i) => {
                 let o = &plan.orders[i as usize];
@@ -720,23 +728,14 @@ async fn write(
                 ];
                 reviews.add(&review);
                 let change = ConversionApprovalChanged { conversion_id, approval: Approval::Rejected, at: now };
-                let payload = serde_json::to_string(&change).map_err(anyhow::Error::from)?;
-                let kind = EventKind::ConversionApprovalChanged.to_value();
-                let event: [Lit; 6] = [
-                    event_ids.take().into(),
-                    brand.0.into(),
-                    m.campaign_id.into(),
-                    kind.as_str().into(),
-                    payload.as_str().into(),
-                    now.into(),
-                ];
-                events.add(&event);
+                journal.announce(m.campaign_id, EventKind::ConversionApprovalChanged, &change)?;
             }
         }
         // Parents before children, for the foreign keys.
         let last = seq + 1 == plan.arrivals.len();
-        if last || [&orders, &conversions, &history, &events, &reviews].iter().any(|rows| rows.full()) {
-            for rows in [&mut orders, &mut conversions, &mut history, &mut events, &mut reviews] {
+        let all = [&orders, &conversions, &journal.history, &journal.events, &reviews];
+        if last || all.iter().any(|rows| rows.full()) {
+            for rows in [&mut orders, &mut conversions, &mut journal.history, &mut journal.events, &mut reviews] {
                 rows.flush(db).await?;
             }
         }
@@ -766,13 +765,13 @@ async fn write(
         }
     }
     rollup_rows.flush(db).await?;
-    for ids in [&order_ids, &conversion_ids, &history_ids, &event_ids, &review_ids, &rollup_ids] {
+    for ids in [&order_ids, &conversion_ids, &journal.history_ids, &journal.event_ids, &review_ids, &rollup_ids] {
         ids.finish(db).await?;
     }
     Ok(Counts {
         orders: orders.rows,
-        history: history.rows,
-        events: events.rows,
+        history: journal.history.rows,
+        events: journal.events.rows,
         reviews: reviews.rows,
         rollups: rollup_rows.rows,
     })

@@ -127,6 +127,20 @@ fn grouped<K: Copy + Eq + std::hash::Hash, R>(keys: &[K], rows: Vec<R>, key: imp
     out
 }
 
+/// Keys that carry a time range, split by range (`what` of each), for one statement per
+/// distinct range.
+fn by_range<K, V>(
+    keys: &[K],
+    range: impl Fn(&K) -> (Option<i64>, Option<i64>),
+    what: impl Fn(&K) -> V,
+) -> HashMap<(Option<i64>, Option<i64>), Vec<V>> {
+    let mut split: HashMap<(Option<i64>, Option<i64>), Vec<V>> = HashMap::new();
+    for k in keys {
+        split.entry(range(k)).or_default().push(what(k));
+    }
+    split
+}
+
 impl Loader<HistoryOfOrder> for Loaders {
     type Value = Vec<order_event::Model>;
     type Error = Failure;
@@ -171,12 +185,8 @@ impl Loader<CommissionOfCreator> for Loaders {
 
     async fn load(&self, keys: &[CommissionOfCreator]) -> Result<HashMap<CommissionOfCreator, i64>, Self::Error> {
         // One statement per distinct range; a page asks with one range.
-        let mut by_range: HashMap<(Option<i64>, Option<i64>), Vec<i64>> = HashMap::new();
-        for k in keys {
-            by_range.entry((k.from, k.to)).or_default().push(k.creator);
-        }
         let mut out = HashMap::new();
-        for ((from, to), creators) in by_range {
+        for ((from, to), creators) in by_range(keys, |k| (k.from, k.to), |k| k.creator) {
             let sums = performance::creator_commissions(&self.db, self.brand, &creators, TimeRange { from, to })
                 .await
                 .map_err(Failure::from)?;
@@ -209,12 +219,8 @@ impl Loader<PerformanceOfCampaign> for Loaders {
         keys: &[PerformanceOfCampaign],
     ) -> Result<HashMap<PerformanceOfCampaign, Self::Value>, Self::Error> {
         // One statement per distinct range; a list of campaigns asks with one range.
-        let mut by_range: HashMap<(Option<i64>, Option<i64>), Vec<PerformanceOfCampaign>> = HashMap::new();
-        for k in keys {
-            by_range.entry((k.from, k.to)).or_default().push(*k);
-        }
         let mut out = HashMap::new();
-        for ((from, to), asked) in by_range {
+        for ((from, to), asked) in by_range(keys, |k| (k.from, k.to), |k| *k) {
             let ids: Vec<i64> = asked.iter().map(|k| k.campaign).collect();
             let rows = performance::campaigns_rows(&self.db, self.brand, &ids, TimeRange { from, to }, None)
                 .await
