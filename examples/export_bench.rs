@@ -83,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
     db.execute_unprepared("INSERT INTO conversions (brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) \
          SELECT brand_id, id, campaign_id, creator_id, membership_id, 'COUPON_CODE', amount / 10, 'APPROVED', created_at FROM orders")
     .await?;
-    // The rollups the write path would have kept, computed as the migration backfills them.
+    // The rollups the write path would have kept, daily and all-time, computed as the
+    // migrations backfill them.
     db.execute_unprepared(
         "INSERT INTO order_rollups (brand_id, campaign_id, creator_id, day, orders, sales, approved, rejected, earned) \
          SELECT o.brand_id, o.campaign_id, o.creator_id, o.ordered_at / 86400000, COUNT(*), \
@@ -91,6 +92,12 @@ async fn main() -> anyhow::Result<()> {
          SUM(CASE WHEN cv.approval = 'REJECTED' THEN 1 ELSE 0 END), \
          SUM(CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' THEN cv.commission ELSE 0 END) \
          FROM orders o JOIN conversions cv ON cv.order_id = o.id GROUP BY o.brand_id, o.campaign_id, o.creator_id, o.ordered_at / 86400000",
+    )
+    .await?;
+    db.execute_unprepared(
+        "INSERT INTO order_totals (brand_id, campaign_id, creator_id, orders, sales, approved, rejected, earned) \
+         SELECT brand_id, campaign_id, creator_id, SUM(orders), SUM(sales), SUM(approved), SUM(rejected), SUM(earned) \
+         FROM order_rollups GROUP BY brand_id, campaign_id, creator_id",
     )
     .await?;
     if db.get_database_backend() == DbBackend::Postgres {

@@ -158,12 +158,29 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
             );
             assert_eq!(d["node"]["totalCommission"], money(want[4]));
         }
+        // Each campaign's totals line asked alone (summed by the database, not from rows).
+        for (j, campaign) in campaigns.iter().enumerate() {
+            let mut want = [0i64; 5];
+            for creator in creators.iter().skip(j).step_by(2) {
+                let row = per_creator.get(creator).copied().unwrap_or_default();
+                want.iter_mut().zip(row).for_each(|(w, r)| *w += r);
+            }
+            let q = "query($k: ID!, $r: TimeRange) { campaign(id: $k) { performance(range: $r) { totals { orders sales approvedConversions rejectedConversions commission } } } }";
+            let d = app.data(&brand.key, q, json!({"k": campaign, "r": range})).await;
+            assert_eq!(
+                d["campaign"]["performance"]["totals"],
+                json!({"orders": want[0], "sales": money(want[1]), "approvedConversions": want[2],
+                       "rejectedConversions": want[3], "commission": money(want[4])}),
+                "campaign {j}, range {range}"
+            );
+        }
     }
 }
 
 on_both_backends!(rollups_agree_with_the_orders_for_any_range);
 
-/// A database that had orders before the rollups existed gets them backfilled.
+/// A database that had orders before the rollups existed gets them backfilled, daily and
+/// all-time.
 async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
     use migration::MigratorTrait;
     use sea_orm::{ConnectionTrait, Database, FromQueryResult, Statement};
@@ -208,6 +225,15 @@ async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
             Row { day: 2, orders: 1, sales: 700, approved: 0, rejected: 1, earned: 0 },
         ]
     );
+    // And the all-time row, from the daily ones.
+    let totals = Row::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT CAST(0 AS BIGINT) AS day, orders, sales, approved, rejected, earned FROM order_totals",
+    ))
+    .all(&db)
+    .await
+    .unwrap();
+    assert_eq!(totals, vec![Row { day: 0, orders: 3, sales: 1700, approved: 2, rejected: 1, earned: 100 }]);
 }
 
 on_both_backends!(the_rollup_migration_backfills_existing_orders);

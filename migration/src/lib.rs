@@ -5,6 +5,7 @@ mod m20261124_000001_create_tables;
 mod m20261124_000002_order_rollups;
 mod m20261124_000003_demo_brand;
 mod m20261124_000004_partial_indexes_in_sea_query;
+mod m20261124_000005_order_totals;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_order_rollups::Migration),
             Box::new(m20261124_000003_demo_brand::Migration),
             Box::new(m20261124_000004_partial_indexes_in_sea_query::Migration),
+            Box::new(m20261124_000005_order_totals::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
-//! Daily rollups (`order_rollups`): per campaign, creator and UTC day, the figures of
-//! rule 5 summed over orders. Every change that moves a figure applies its delta here in
-//! the same transaction, so the aggregates read a handful of rows per day, and a range
-//! query adds the partial days at its edges from the orders themselves.
+//! Rollups: per campaign, creator and UTC day (`order_rollups`), and per campaign and
+//! creator for all time (`order_totals`), the figures of rule 5 summed over orders. Every
+//! change that moves a figure applies its delta to both in the same transaction, so an
+//! aggregate without bounds reads one row per member, a bounded one a handful of rows per
+//! day, and a range adds the partial days at its edges from the orders themselves.
 use sea_orm::ConnectionTrait;
 
 use super::BrandId;
@@ -80,43 +81,57 @@ impl Bucket {
 /// overflow, which PostgreSQL would refuse and SQLite would silently turn into a float.
 pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 
-/// Adds `delta` to the bucket's row, creating it when needed; one statement, safe under
-/// concurrency on both backends. Written as SQL: an upsert that adds to every column under
-/// a guard is one line of SQL and no clearer in sea-query. A delta that would take the row past `BUCKET_CAP` changes
-/// nothing and is refused (the caller's transaction then stores nothing).
+/// Adds `delta` to the bucket's day row and to its all-time row (`order_totals`),
+/// creating them when needed. A delta that would take either row past `BUCKET_CAP`
+/// is refused (the caller's transaction then stores nothing).
 pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> DomainResult<()> {
     if delta == Contribution::default() {
         return Ok(());
     }
-    let mut sql = Sql::new(
-        "INSERT INTO order_rollups (brand_id, campaign_id, creator_id, day, orders, sales, approved, rejected, earned) VALUES (",
-    );
-    let values = sql.bind_list::<sea_orm::Value>([
-        bucket.brand_id.into(),
-        bucket.campaign_id.into(),
-        bucket.creator_id.into(),
-        time::day(bucket.ordered_at).into(),
+    add(db, "order_rollups", Some(time::day(bucket.ordered_at)), bucket, delta).await?;
+    add(db, "order_totals", None, bucket, delta).await
+}
+
+/// One statement, safe under concurrency on both backends: an upsert that adds to every
+/// column under a guard. Written as SQL: it is one line of SQL and no clearer in
+/// sea-query. `day` is the day's key in `order_rollups`, None for `order_totals`.
+async fn add(
+    db: &impl ConnectionTrait,
+    table: &str,
+    day: Option<i64>,
+    bucket: Bucket,
+    delta: Contribution,
+) -> DomainResult<()> {
+    let day_column = if day.is_some() { ", day" } else { "" };
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO {table} (brand_id, campaign_id, creator_id{day_column}, orders, sales, approved, rejected, earned) VALUES ("
+    ));
+    let mut values: Vec<sea_orm::Value> = vec![bucket.brand_id.into(), bucket.campaign_id.into(), bucket.creator_id.into()];
+    values.extend(day.map(sea_orm::Value::from));
+    values.extend([
         delta.orders.into(),
         delta.sales.into(),
         delta.approved.into(),
         delta.rejected.into(),
         delta.earned.into(),
     ]);
+    let values = sql.bind_list(values);
     sql.push(&values);
-    sql.push(
-        ") ON CONFLICT (campaign_id, creator_id, day) DO UPDATE SET \
-         orders = order_rollups.orders + excluded.orders, sales = order_rollups.sales + excluded.sales, \
-         approved = order_rollups.approved + excluded.approved, rejected = order_rollups.rejected + excluded.rejected, \
-         earned = order_rollups.earned + excluded.earned \
-         WHERE order_rollups.sales + excluded.sales <= ",
-    );
+    sql.push(&format!(
+        ") ON CONFLICT (campaign_id, creator_id{day_column}) DO UPDATE SET \
+         orders = {table}.orders + excluded.orders, sales = {table}.sales + excluded.sales, \
+         approved = {table}.approved + excluded.approved, rejected = {table}.rejected + excluded.rejected, \
+         earned = {table}.earned + excluded.earned \
+         WHERE {table}.sales + excluded.sales <= "
+    ));
     let cap = sql.bind(BUCKET_CAP);
-    sql.push(&cap).push(" AND order_rollups.earned + excluded.earned <= ").push(&cap);
+    sql.push(&cap).push(&format!(" AND {table}.earned + excluded.earned <= ")).push(&cap);
     let result = db.execute_raw(sql.build(db.get_database_backend())).await?;
     if result.rows_affected() == 0 {
+        let span = if day.is_some() { " on one day" } else { "" };
         return Err(DomainError::Invalid {
             message: format!(
-                "one creator's sales in one campaign on one day would pass {BUCKET_CAP} minor units, \
+                "one creator's sales in one campaign{span} would pass {BUCKET_CAP} minor units, \
                  more than Tally adds up exactly"
             ),
             input: None,
@@ -161,9 +176,11 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
     let parts = split(range);
     let mut selects = Vec::new();
     if let Some((first, end)) = parts.days {
+        // Every day: the all-time rows, one per campaign and creator.
+        let table = if first.is_none() && end.is_none() { "order_totals" } else { "order_rollups" };
         let mut part = format!(
             "SELECT r.{group} AS k, r.{filter} AS g, r.orders AS orders, r.sales AS sales, r.approved AS approved, \
-             r.rejected AS rejected, r.earned AS earned FROM order_rollups r WHERE r.brand_id = {} AND r.{filter} IN ({})",
+             r.rejected AS rejected, r.earned AS earned FROM {table} r WHERE r.brand_id = {} AND r.{filter} IN ({})",
             sql.bind(brand.0),
             in_list(sql, values)
         );

@@ -4,7 +4,7 @@
 //! `orders::record` and `approval::review` would have left them had every event arrived
 //! through the signed webhook, in the planned arrival order, just now: each order's
 //! history, conversion (commission pinned by `money::commission`), outbox entries,
-//! reviews, and the daily rollups summed with `rollup::Contribution`. Everything is one
+//! reviews, and the daily and all-time rollups summed with `rollup::Contribution`. Everything is one
 //! transaction: a failed seed leaves nothing behind.
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -191,7 +191,7 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
         // Fresh statistics, so the first queries plan as they will once autovacuum has run.
         db.execute_unprepared(
             "ANALYZE creators, campaigns, memberships, orders, conversions, order_events, events, \
-             conversion_reviews, order_rollups",
+             conversion_reviews, order_rollups, order_totals",
         )
         .await?;
     }
@@ -605,7 +605,6 @@ async fn write(
         events: Rows::new("events", &["id", "brand_id", "campaign_id", "kind", "payload", "created_at"]),
     };
     let mut review_ids = Ids::of(db, "conversion_reviews").await?;
-    let mut rollup_ids = Ids::of(db, "order_rollups").await?;
     let mut orders = Rows::new(
         "orders",
         &[
@@ -647,7 +646,7 @@ async fn write(
     // The ids each order got when it arrived.
     let mut ids: Vec<(i64, i64)> = vec![(0, 0); plan.orders.len()];
     // Per campaign, creator and day: the figures, and the arrival that created the row.
-    let mut rollups: HashMap<(i64, i64, i64), (u64, Contribution)> = HashMap::new();
+    let mut rollups: HashMap<[i64; 3], (u64, Contribution)> = HashMap::new();
     let code = currency.code();
     for (seq, arrival) in plan.arrivals.iter().enumerate() {
         match *arrival {
@@ -702,7 +701,7 @@ async fn write(
                 conversions.add(&conversion_row);
                 journal.status(m.campaign_id, order_id, None, OrderStatus::Paid, o.paid_at)?;
                 let figures = Contribution::of(o.status(), o.amount, approval, commission);
-                let bucket = (m.campaign_id, m.creator_id, time::day(o.ordered_at));
+                let bucket = [m.campaign_id, m.creator_id, time::day(o.ordered_at)];
                 let entry = rollups.entry(bucket).or_insert((seq as u64, Contribution::default()));
                 entry.1 = entry.1.plus(figures);
             }
@@ -740,32 +739,16 @@ async fn write(
             }
         }
     }
-    let mut buckets: Vec<_> = rollups.into_iter().collect();
-    buckets.sort_by_key(|(_, (created, _))| *created);
-    let mut rollup_rows = Rows::new(
-        "order_rollups",
-        &["id", "brand_id", "campaign_id", "creator_id", "day", "orders", "sales", "approved", "rejected", "earned"],
-    );
-    for ((campaign, creator, day), (_, f)) in &buckets {
-        let row: [Lit; 10] = [
-            rollup_ids.take().into(),
-            brand.0.into(),
-            (*campaign).into(),
-            (*creator).into(),
-            (*day).into(),
-            f.orders.into(),
-            f.sales.into(),
-            f.approved.into(),
-            f.rejected.into(),
-            f.earned.into(),
-        ];
-        rollup_rows.add(&row);
-        if rollup_rows.full() {
-            rollup_rows.flush(db).await?;
-        }
+    // The all-time rows: each day's figures summed, created with the first of its days.
+    let mut totals: HashMap<[i64; 2], (u64, Contribution)> = HashMap::new();
+    for ([campaign, creator, _], (created, f)) in &rollups {
+        let entry = totals.entry([*campaign, *creator]).or_insert((*created, Contribution::default()));
+        entry.0 = entry.0.min(*created);
+        entry.1 = entry.1.plus(*f);
     }
-    rollup_rows.flush(db).await?;
-    for ids in [&order_ids, &conversion_ids, &journal.history_ids, &journal.event_ids, &review_ids, &rollup_ids] {
+    let rollup_rows = figures(db, brand, "order_rollups", ["campaign_id", "creator_id", "day"], rollups).await?;
+    figures(db, brand, "order_totals", ["campaign_id", "creator_id"], totals).await?;
+    for ids in [&order_ids, &conversion_ids, &journal.history_ids, &journal.event_ids, &review_ids] {
         ids.finish(db).await?;
     }
     Ok(Counts {
@@ -773,6 +756,37 @@ async fn write(
         history: journal.history.rows,
         events: journal.events.rows,
         reviews: reviews.rows,
-        rollups: rollup_rows.rows,
+        rollups: rollup_rows,
     })
+}
+
+/// Writes rollup rows to `table` (`order_rollups` or `order_totals`), each keyed by the
+/// brand and `keys`, in the order the write path would have created them (by the arrival
+/// that created each); returns how many.
+async fn figures<const K: usize>(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    table: &'static str,
+    keys: [&str; K],
+    figures: HashMap<[i64; K], (u64, Contribution)>,
+) -> DomainResult<u64> {
+    let mut ids = Ids::of(db, table).await?;
+    let mut columns = vec!["id", "brand_id"];
+    columns.extend(keys);
+    columns.extend(["orders", "sales", "approved", "rejected", "earned"]);
+    let mut rows = Rows::new(table, &columns);
+    let mut figures: Vec<_> = figures.into_iter().collect();
+    figures.sort_by_key(|(_, (created, _))| *created);
+    for (key, (_, f)) in &figures {
+        let mut row: Vec<Lit> = vec![ids.take().into(), brand.0.into()];
+        row.extend(key.iter().map(|k| Lit::from(*k)));
+        row.extend([f.orders, f.sales, f.approved, f.rejected, f.earned].map(Lit::from));
+        rows.add(&row);
+        if rows.full() {
+            rows.flush(db).await?;
+        }
+    }
+    rows.flush(db).await?;
+    ids.finish(db).await?;
+    Ok(rows.rows)
 }
