@@ -1,13 +1,13 @@
 //! Membership of creators in campaigns, with their codes and commission terms.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, RuntimeErr, Set, SqlErr,
 };
 
 use super::money::{Currency, Rate};
 use super::{BrandId, campaigns, creators, text, time};
 use crate::domain::error::{DomainError, DomainResult, Input, Thing, invalid, not_found};
-use entity::membership;
+use entity::{creator, membership};
 
 pub struct NewMembership<'a> {
     pub campaign_id: i64,
@@ -153,32 +153,108 @@ pub async fn remove(
     Ok(active.update(db).await?)
 }
 
-/// Current members of a campaign whose creator is not deleted, in joining order.
-pub async fn current_members(db: &impl ConnectionTrait, campaign_id: i64) -> DomainResult<Vec<membership::Model>> {
-    current_members_of(db, &[campaign_id]).await
-}
-
-/// The current members of several campaigns in one statement, in membership order.
+/// The current members of several campaigns, each with its creator (not deleted), in one
+/// statement, in membership order. Read as one flat row each, by position: SeaORM's
+/// two-model select formats a prefixed name for every column of every row, and even
+/// reading by name cost more than the query (a campaign list reads thousands of rows).
 pub async fn current_members_of(
     db: &impl ConnectionTrait,
     campaign_ids: &[i64],
-) -> DomainResult<Vec<membership::Model>> {
+) -> DomainResult<Vec<(membership::Model, creator::Model)>> {
+    /// The selected columns, in order.
+    struct Row {
+        id: i64,
+        brand_id: i64,
+        campaign_id: i64,
+        creator_id: i64,
+        coupon_code: Option<String>,
+        coupon_key: Option<String>,
+        affiliate_code: Option<String>,
+        commission_rate: i64,
+        commission_flat: i64,
+        joined_at: i64,
+        creator_name: String,
+        creator_handle: Option<String>,
+        creator_email: Option<String>,
+        creator_created_at: i64,
+    }
+    impl FromQueryResult for Row {
+        fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Row, DbErr> {
+            let mut column = 0..;
+            let mut next = || column.next().unwrap_or_default();
+            // Fields are evaluated in the order written: the order of the select below.
+            Ok(Row {
+                id: res.try_get_by_index(next())?,
+                brand_id: res.try_get_by_index(next())?,
+                campaign_id: res.try_get_by_index(next())?,
+                creator_id: res.try_get_by_index(next())?,
+                coupon_code: res.try_get_by_index(next())?,
+                coupon_key: res.try_get_by_index(next())?,
+                affiliate_code: res.try_get_by_index(next())?,
+                commission_rate: res.try_get_by_index(next())?,
+                commission_flat: res.try_get_by_index(next())?,
+                joined_at: res.try_get_by_index(next())?,
+                creator_name: res.try_get_by_index(next())?,
+                creator_handle: res.try_get_by_index(next())?,
+                creator_email: res.try_get_by_index(next())?,
+                creator_created_at: res.try_get_by_index(next())?,
+            })
+        }
+    }
     let rows = membership::Entity::find()
+        .select_only()
+        .columns([
+            membership::Column::Id,
+            membership::Column::BrandId,
+            membership::Column::CampaignId,
+            membership::Column::CreatorId,
+            membership::Column::CouponCode,
+            membership::Column::CouponKey,
+            membership::Column::AffiliateCode,
+            membership::Column::CommissionRate,
+            membership::Column::CommissionFlat,
+            membership::Column::JoinedAt,
+        ])
+        .column_as(creator::Column::Name, "creator_name")
+        .column_as(creator::Column::Handle, "creator_handle")
+        .column_as(creator::Column::Email, "creator_email")
+        .column_as(creator::Column::CreatedAt, "creator_created_at")
+        .inner_join(creator::Entity)
         .filter(membership::Column::CampaignId.is_in(campaign_ids.iter().copied()))
         .filter(membership::Column::RemovedAt.is_null())
-        .filter(
-            membership::Column::CreatorId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(entity::creator::Column::Id)
-                    .from(entity::creator::Entity)
-                    .and_where(entity::creator::Column::DeletedAt.is_null())
-                    .to_owned(),
-            ),
-        )
+        .filter(creator::Column::DeletedAt.is_null())
         .order_by_asc(membership::Column::Id)
+        .into_model::<Row>()
         .all(db)
         .await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let creator = creator::Model {
+                id: r.creator_id,
+                brand_id: r.brand_id,
+                name: r.creator_name,
+                handle: r.creator_handle,
+                email: r.creator_email,
+                created_at: r.creator_created_at,
+                deleted_at: None,
+            };
+            let member = membership::Model {
+                id: r.id,
+                brand_id: r.brand_id,
+                campaign_id: r.campaign_id,
+                creator_id: r.creator_id,
+                coupon_code: r.coupon_code,
+                coupon_key: r.coupon_key,
+                affiliate_code: r.affiliate_code,
+                commission_rate: r.commission_rate,
+                commission_flat: r.commission_flat,
+                joined_at: r.joined_at,
+                removed_at: None,
+            };
+            (member, creator)
+        })
+        .collect())
 }
 
 /// `storeUrl` with `?ref=<affiliateCode>` added, or None without either.

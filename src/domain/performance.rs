@@ -89,17 +89,81 @@ pub async fn campaigns_rows(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(&format!(
-        "SELECT m.campaign_id AS campaign_id, m.id AS membership_id, m.creator_id AS creator_id, {SUMS} \
-         FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN "
+        "SELECT m.campaign_id AS campaign_id, m.id AS membership_id, m.creator_id AS creator_id, {SUMS}"
     ));
-    push_figures(&mut sql, brand, "creator_id", "campaign_id", campaign_ids, range);
-    sql.push(" f ON f.k = m.creator_id AND f.g = m.campaign_id WHERE m.removed_at IS NULL");
-    sql.and_in("m.campaign_id", campaign_ids.iter().copied());
+    push_members_figures(&mut sql, brand, campaign_ids, range);
     if let Some(creator) = creator {
         sql.and("m.creator_id =", creator);
     }
     sql.push(" GROUP BY m.campaign_id, m.id, m.creator_id ORDER BY m.id");
     Ok(PerformanceRow::find_by_statement(sql.build(db.get_database_backend())).all(db).await?)
+}
+
+/// ` FROM … WHERE …` of the campaigns' current members (rule 6) joined to their figures
+/// `f` over the range.
+fn push_members_figures(sql: &mut Sql, brand: BrandId, campaign_ids: &[i64], range: TimeRange) {
+    sql.push(" FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN ");
+    push_figures(sql, brand, "creator_id", "campaign_id", campaign_ids, range);
+    sql.push(" f ON f.k = m.creator_id AND f.g = m.campaign_id WHERE m.removed_at IS NULL");
+    sql.and_in("m.campaign_id", campaign_ids.iter().copied());
+}
+
+/// Money summed in the database in two halves, each of which stays far inside 64 bits
+/// for any number of rows; joined again in i128, the total is exact on both backends
+/// (SQLite refuses an integer SUM past 64 bits, and a row may hold up to `BUCKET_CAP`).
+const HALF: i64 = 1 << 32;
+
+/// The totals lines of several campaigns' Performance tables, summed in the database:
+/// for a list of campaigns that asks for totals and not rows, one row per campaign
+/// instead of one per member.
+pub async fn campaigns_totals(
+    db: &impl ConnectionTrait,
+    brand: BrandId,
+    campaign_ids: &[i64],
+    range: TimeRange,
+) -> DomainResult<HashMap<i64, Totals>> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        campaign_id: i64,
+        orders: i64,
+        sales_high: i64,
+        sales_low: i64,
+        approved: i64,
+        rejected: i64,
+        earned_high: i64,
+        earned_low: i64,
+    }
+    if campaign_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sum = |expr: &str, alias: &str| format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT) AS {alias}");
+    let mut sql = Sql::new(&format!(
+        "SELECT m.campaign_id AS campaign_id, {}, {}, {}, {}, {}, {}, {}",
+        sum("f.orders", "orders"),
+        sum(&format!("f.sales / {HALF}"), "sales_high"),
+        sum(&format!("f.sales % {HALF}"), "sales_low"),
+        sum("f.approved", "approved"),
+        sum("f.rejected", "rejected"),
+        sum(&format!("f.earned / {HALF}"), "earned_high"),
+        sum(&format!("f.earned % {HALF}"), "earned_low"),
+    ));
+    push_members_figures(&mut sql, brand, campaign_ids, range);
+    sql.push(" GROUP BY m.campaign_id");
+    let rows = Row::find_by_statement(sql.build(db.get_database_backend())).all(db).await?;
+    let joined = |high: i64, low: i64| i128::from(high) * i128::from(HALF) + i128::from(low);
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let totals = Totals {
+                orders: r.orders,
+                sales: joined(r.sales_high, r.sales_low),
+                approved: r.approved,
+                rejected: r.rejected,
+                commission: joined(r.earned_high, r.earned_low),
+            };
+            (r.campaign_id, totals)
+        })
+        .collect())
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]

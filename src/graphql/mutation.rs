@@ -139,7 +139,7 @@ impl Mutation {
             commission_rate: input.commission_rate.as_ref().map(|d| d.0.as_str()),
             commission_flat: input.commission_flat.as_ref().map(|d| d.0.as_str()),
         };
-        Ok(Membership(memberships::add(&r.db, r.brand_id(), r.currency, new).await?))
+        Ok(Membership::of(memberships::add(&r.db, r.brand_id(), r.currency, new).await?))
     }
 
     /// Soft removal: sets removedAt. Adding the creator again later makes a fresh membership.
@@ -152,7 +152,7 @@ impl Mutation {
         let r = admin(ctx)?;
         let campaign = id_of(Kind::Campaign, &campaign_id, "campaign")?;
         let creator = id_of(Kind::Creator, &creator_id, "creator")?;
-        Ok(Membership(memberships::remove(&r.db, r.brand_id(), campaign, creator).await?))
+        Ok(Membership::of(memberships::remove(&r.db, r.brand_id(), campaign, creator).await?))
     }
 
     /// Records a store order event; null when no membership matches (nothing is stored).

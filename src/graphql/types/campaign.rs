@@ -18,13 +18,19 @@ impl Campaign {
         DateTime(self.0.created_at)
     }
     /// Current members: not removed, creator not deleted.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+    async fn members(&self, ctx: &Context<'_>) -> Result<SerialList<Serial<Membership>>> {
         let rows = loader(ctx).load_one(MembersOfCampaign(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(Membership).collect())
+        Ok(SerialList(rows.iter().map(|(m, c)| Serial(Membership(m.clone(), Some(c.clone())))).collect()))
     }
     /// The Performance table: one row per current member, and totals over those rows.
     async fn performance(&self, ctx: &Context<'_>, range: Option<TimeRange>) -> Result<CampaignPerformance> {
         let r = self::range(range.as_ref())?;
+        if !ctx.look_ahead().field("rows").exists() {
+            // The totals line alone, summed in the database.
+            let key = TotalsOfCampaign { campaign: self.0.id, from: r.from, to: r.to };
+            let totals = loader(ctx).load_one(key).await?.unwrap_or_default();
+            return Ok(CampaignPerformance { totals, rows: Vec::new() });
+        }
         let key = PerformanceOfCampaign { campaign: self.0.id, from: r.from, to: r.to };
         let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
         Ok(CampaignPerformance { totals: performance::totals(&rows), rows })

@@ -1,15 +1,25 @@
 //! `Membership`: a creator in a campaign, with codes and terms.
 use super::*;
 
-pub struct Membership(pub entity::membership::Model);
+/// A membership, with its creator when that was read with it (a campaign's members).
+pub struct Membership(pub entity::membership::Model, pub Option<entity::creator::Model>);
+
+impl Membership {
+    pub fn of(row: entity::membership::Model) -> Membership {
+        Membership(row, None)
+    }
+}
 
 #[Object]
 impl Membership {
     async fn id(&self) -> ID {
         ID(ids::encode(Kind::Membership, self.0.id))
     }
-    async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
-        creator_of(ctx, self.0.creator_id).await
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Serial<Creator>> {
+        match &self.1 {
+            Some(creator) => Ok(Serial(Creator(creator.clone()))),
+            None => creator_of(ctx, self.0.creator_id).await.map(Serial),
+        }
     }
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Campaign> {
         campaign_of(ctx, self.0.campaign_id).await

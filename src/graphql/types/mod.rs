@@ -156,3 +156,38 @@ impl<T: async_graphql::ContainerType + async_graphql::OutputType> async_graphql:
         async_graphql::resolver_utils::resolve_container_serial(ctx, &self.0).await
     }
 }
+
+/// A list whose items resolve one after another rather than as one future each, joined
+/// in order. For lists whose items were read together with the list and never wait on a
+/// batch of their own (a campaign's members, their creators read with them): resolving
+/// thousands at once only costs a future, a wake-up and an ordered join each. An item
+/// that does wait on the loader waits alone, so a list whose items each ask for rows of
+/// their own must stay a `Vec`.
+pub struct SerialList<T>(pub Vec<T>);
+
+impl<T: async_graphql::OutputType> async_graphql::OutputType for SerialList<T> {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        Vec::<T>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Vec::<T>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        Vec::<T>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::ContextSelectionSet<'_>,
+        field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        let mut items = Vec::with_capacity(self.0.len());
+        for (idx, item) in self.0.iter().enumerate() {
+            let ctx_idx = ctx.with_index(idx);
+            items.push(item.resolve(&ctx_idx, field).await.map_err(|err| ctx_idx.set_error_path(err))?);
+        }
+        Ok(async_graphql::Value::List(items))
+    }
+}
