@@ -5,6 +5,7 @@
 # wrk checks every answer (200, no "errors", the 100th order present). At each
 # concurrency (CONNS, default "32 1") both are warmed up, then run A, B, A, B, A, B for DUR
 # each; the medians and Tally's ratio are printed.
+# Then Tally alone on `campaigns(first: 20)` with members and totals, at one connection.
 #
 #   benches/vs_postgraphile.sh [orders]
 # env: DB (database name, default tally_vs_postgraphile; REUSE=1 keeps a seeded one),
@@ -92,3 +93,16 @@ for conns in sorted({c for c, _ in runs}, key=int, reverse=True):
     p = statistics.median(r[0] for r in runs[(conns, "postgraphile")])
     print(f"c={conns}: Tally / PostGraphile req/s = {t / p:.2f}")
 PY
+
+# Tally alone: a list of campaigns with their members and Performance totals (the issue's
+# third target, at one connection), three runs, the median.
+python3 - "$work/campaigns.json" <<'PY'
+import json, sys
+query = '{ campaigns(first: 20) { edges { node { members { creator { name } } performance { totals { sales } } } } } }'
+json.dump({"query": query}, open(sys.argv[1], "w"))
+PY
+for round in 1 2 3; do
+  wrk -t1 -c1 -d"${DUR:-10s}" --latency -s "$root/benches/page.lua" "http://127.0.0.1:18201/graphql" \
+    -- "$work/campaigns.json" "$key" '"sales"' | grep RESULT
+done | sed 's/.*p50=\([0-9.]*\)ms.*failed=\([0-9]*\)/\1 \2/' | sort -n |
+  awk 'NR == 2 { printf "campaigns(first: 20) with members and totals, c=1: p50 %s ms (median of 3), failed %s\n", $1, $2 }'

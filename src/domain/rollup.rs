@@ -106,7 +106,8 @@ async fn add(
     let mut sql = Sql::new(&format!(
         "INSERT INTO {table} (brand_id, campaign_id, creator_id{day_column}, orders, sales, approved, rejected, earned) VALUES ("
     ));
-    let mut values: Vec<sea_orm::Value> = vec![bucket.brand_id.into(), bucket.campaign_id.into(), bucket.creator_id.into()];
+    let mut values: Vec<sea_orm::Value> =
+        vec![bucket.brand_id.into(), bucket.campaign_id.into(), bucket.creator_id.into()];
     values.extend(day.map(sea_orm::Value::from));
     values.extend([
         delta.orders.into(),

@@ -1,8 +1,9 @@
 //! One door for every GraphQL operation, whichever transport brought it: parse once,
 //! measure (`cost`), refuse what exceeds a limit with LIMIT_EXCEEDED, and only then hand
 //! the parsed document to the engine.
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -48,22 +49,68 @@ pub fn budget(limits: &Limits) -> Budget {
     Budget { complexity: limits.complexity as u64, depth: limits.depth as u64, introspection: limits.introspection }
 }
 
-/// Parses and measures one operation; the document is parsed once, here.
-pub fn prepare(model: &CostModel, limits: &Limits, mut request: Request) -> Result<Prepared, AppError> {
-    cost::check_scan(&cost::scan(&request.query), &budget(limits)).map_err(AppError::LimitExceeded)?;
-    let document = async_graphql::parser::parse_query(&request.query).map_err(|err| match err {
+/// Documents parsed lately, by their text: clients send the same few queries, and a
+/// document that passed the scan and the parser once passes them again. Bounded: when
+/// full, it starts over.
+#[derive(Default)]
+pub struct Documents(Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>);
+
+/// How many documents `Documents` keeps.
+const DOCUMENTS: usize = 512;
+
+impl Documents {
+    fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(query).cloned()
+    }
+
+    fn keep(&self, query: &str, document: Arc<ExecutableDocument>) {
+        // A megabyte of text is not worth keeping: only the short, repeated ones are.
+        if query.len() > 16 * 1024 {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= DOCUMENTS {
+            kept.clear();
+        }
+        kept.insert(query.into(), document);
+    }
+}
+
+/// Parses and measures one operation; the document is parsed once, here, or taken from
+/// those parsed lately.
+pub fn prepare(
+    model: &CostModel,
+    limits: &Limits,
+    documents: &Documents,
+    mut request: Request,
+) -> Result<Prepared, AppError> {
+    let document = match documents.get(&request.query) {
+        Some(document) => document,
+        None => {
+            let document = Arc::new(parse(limits, &request.query)?);
+            documents.keep(&request.query, document.clone());
+            document
+        }
+    };
+    let document = ExecutableDocument::clone(&document);
+    let measured = cost::measure(model, &document, request.operation_name.as_deref(), &request.variables);
+    cost::check(&measured, &budget(limits)).map_err(AppError::LimitExceeded)?;
+    let kind = cost::chosen(&document, request.operation_name.as_deref()).map(|op| op.ty);
+    request.set_parsed_query(document.clone());
+    Ok(Prepared { request, measured, kind, document })
+}
+
+/// Scans and parses a document not seen lately.
+fn parse(limits: &Limits, query: &str) -> Result<ExecutableDocument, AppError> {
+    cost::check_scan(&cost::scan(query), &budget(limits)).map_err(AppError::LimitExceeded)?;
+    async_graphql::parser::parse_query(query).map_err(|err| match err {
         async_graphql::parser::Error::RecursionLimitExceeded => AppError::LimitExceeded(format!(
             "the query nests selection sets more than {PARSER_NESTING} deep; the depth limit is {} \
              (--max-depth or TALLY_MAX_DEPTH)",
             limits.depth
         )),
         other => AppError::BadUserInput { message: ServerError::from(other).message, field: None },
-    })?;
-    let measured = cost::measure(model, &document, request.operation_name.as_deref(), &request.variables);
-    cost::check(&measured, &budget(limits)).map_err(AppError::LimitExceeded)?;
-    let kind = cost::chosen(&document, request.operation_name.as_deref()).map(|op| op.ty);
-    request.set_parsed_query(document.clone());
-    Ok(Prepared { request, measured, kind, document })
+    })
 }
 
 /// Reads the cost model from the schema's own introspection.
@@ -241,5 +288,53 @@ impl Wake for Flagging {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::SeqCst);
         self.inner.wake_by_ref();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(query: &str) -> Arc<ExecutableDocument> {
+        Arc::new(async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn documents_are_kept_by_their_text_bounded_and_short_ones_only() {
+        let documents = Documents::default();
+        documents.keep("{ a }", doc("{ a }"));
+        assert!(documents.get("{ a }").is_some());
+        assert!(documents.get("{ a  }").is_none(), "another text is another document");
+        let long = format!("{{ {} }}", "a ".repeat(10_000));
+        documents.keep(&long, doc(&long));
+        assert!(documents.get(&long).is_none(), "long documents are not kept");
+        for i in 0..DOCUMENTS {
+            let q = format!("{{ f{i} }}");
+            documents.keep(&q, doc(&q));
+        }
+        let kept = documents.0.lock().unwrap().len();
+        assert!(kept <= DOCUMENTS, "{kept} kept");
+        assert!(documents.get("{ a }").is_none(), "full, it started over");
+    }
+
+    #[tokio::test]
+    async fn a_kept_document_is_measured_with_each_request_s_variables() {
+        let documents = Documents::default();
+        let model = model(&crate::graphql::build_schema()).await.unwrap();
+        let limits = Limits::default();
+        let query = "query($n: Int) { campaigns(first: $n) { edges { node { name } } } }";
+        let request =
+            |n: i64| Request::new(query).variables(async_graphql::Variables::from_json(serde_json::json!({"n": n})));
+        let one = prepare(&model, &limits, &documents, request(1)).ok().unwrap();
+        assert!(documents.get(query).is_some());
+        let fifty = prepare(&model, &limits, &documents, request(50)).ok().unwrap();
+        let one_again = prepare(&model, &limits, &documents, request(1)).ok().unwrap();
+        assert!(fifty.measured.cost > one.measured.cost, "{:?} {:?}", fifty.measured, one.measured);
+        assert_eq!(one.measured.cost, one_again.measured.cost);
+        // A refused document is refused every time, never kept.
+        for _ in 0..2 {
+            assert!(prepare(&model, &limits, &documents, Request::new("{ a(")).is_err());
+        }
+        assert!(documents.get("{ a(").is_none());
     }
 }

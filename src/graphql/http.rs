@@ -66,7 +66,7 @@ async fn graphql_http(
     let mut answers: Vec<Option<async_graphql::Response>> = Vec::with_capacity(requests.len());
     let mut runnable = Vec::new();
     for request in requests {
-        match exec::prepare(&state.cost, &state.limits, request) {
+        match exec::prepare(&state.cost, &state.limits, &state.documents, request) {
             Ok(prepared) => {
                 answers.push(None);
                 runnable.push(prepared);

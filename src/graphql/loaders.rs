@@ -92,7 +92,11 @@ macro_rules! by_id_loader {
                     .all(&self.db)
                     .await
                     .map_err(failure)?;
-                Ok(rows.into_iter().filter(|r| r.brand_id == self.brand.0).map(|r| (<$key>::from_id(r.id), r)).collect())
+                Ok(rows
+                    .into_iter()
+                    .filter(|r| r.brand_id == self.brand.0)
+                    .map(|r| (<$key>::from_id(r.id), r))
+                    .collect())
             }
         }
     };

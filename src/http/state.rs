@@ -21,6 +21,8 @@ pub struct AppState {
     pub schema: TallySchema,
     /// What each field of the schema costs, for `graphql::exec::prepare`.
     pub cost: Arc<CostModel>,
+    /// Documents parsed lately, for `graphql::exec::prepare`.
+    pub documents: Arc<exec::Documents>,
     pub throttle: Arc<Throttle>,
     pub bus: Bus,
     /// API keys seen in the last few seconds.
@@ -64,6 +66,7 @@ impl AppState {
         Ok(AppState {
             schema,
             cost,
+            documents: Arc::default(),
             throttle,
             db,
             bus,

@@ -325,7 +325,7 @@ impl Session {
             self.refuse(&id, err).await;
             return Ok(());
         }
-        let prepared = match exec::prepare(&self.state.cost, &self.state.limits, request) {
+        let prepared = match exec::prepare(&self.state.cost, &self.state.limits, &self.state.documents, request) {
             Ok(prepared) => prepared,
             Err(err) => {
                 self.refuse(&id, err).await;
