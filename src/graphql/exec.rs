@@ -50,29 +50,37 @@ pub fn budget(limits: &Limits) -> Budget {
 }
 
 /// Documents parsed lately, by their text: clients send the same few queries, and a
-/// document that passed the scan and the parser once passes them again. Bounded: when
-/// full, it starts over.
+/// document that passed the scan and the parser once passes them again. Bounded by the
+/// text it holds (a parsed document takes some tens of times its text): when full, it
+/// starts over.
 #[derive(Default)]
-pub struct Documents(Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>);
+pub struct Documents(Mutex<Kept>);
 
-/// How many documents `Documents` keeps.
-const DOCUMENTS: usize = 512;
+#[derive(Default)]
+struct Kept {
+    documents: HashMap<Arc<str>, Arc<ExecutableDocument>>,
+    bytes: usize,
+}
+
+/// The longest document kept, and the most text kept in all.
+const DOCUMENT_BYTES: usize = 8 * 1024;
+const DOCUMENTS_BYTES: usize = 256 * 1024;
 
 impl Documents {
     fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(query).cloned()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).documents.get(query).cloned()
     }
 
     fn keep(&self, query: &str, document: Arc<ExecutableDocument>) {
-        // A megabyte of text is not worth keeping: only the short, repeated ones are.
-        if query.len() > 16 * 1024 {
+        if query.len() > DOCUMENT_BYTES {
             return;
         }
         let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() >= DOCUMENTS {
-            kept.clear();
+        if kept.bytes + query.len() > DOCUMENTS_BYTES {
+            *kept = Kept::default();
         }
-        kept.insert(query.into(), document);
+        kept.bytes += query.len();
+        kept.documents.insert(query.into(), document);
     }
 }
 
@@ -305,15 +313,16 @@ mod tests {
         documents.keep("{ a }", doc("{ a }"));
         assert!(documents.get("{ a }").is_some());
         assert!(documents.get("{ a  }").is_none(), "another text is another document");
-        let long = format!("{{ {} }}", "a ".repeat(10_000));
+        let long = format!("{{ {} }}", "a ".repeat(DOCUMENT_BYTES / 2));
         documents.keep(&long, doc(&long));
         assert!(documents.get(&long).is_none(), "long documents are not kept");
-        for i in 0..DOCUMENTS {
-            let q = format!("{{ f{i} }}");
+        let filler = format!("{{ {} ", "b ".repeat(DOCUMENT_BYTES / 2 - 8));
+        for i in 0..=DOCUMENTS_BYTES / filler.len() {
+            let q = format!("{filler} f{i} }}");
             documents.keep(&q, doc(&q));
         }
-        let kept = documents.0.lock().unwrap().len();
-        assert!(kept <= DOCUMENTS, "{kept} kept");
+        let kept = documents.0.lock().unwrap().bytes;
+        assert!(kept <= DOCUMENTS_BYTES, "{kept} bytes kept");
         assert!(documents.get("{ a }").is_none(), "full, it started over");
     }
 
