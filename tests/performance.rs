@@ -326,7 +326,81 @@ async fn answers_keep_the_field_order_of_the_query(backend: Backend) {
     assert!(body.contains(r#"],"totalSales":"450.00"},"brand":{"name":"Acme","currency":"USD"}}}"#), "{body}");
 }
 
+/// Reads do not queue behind a write: while a write transaction holds the database (on
+/// SQLite, its one writer), a page and the dashboard still answer, and once it commits the
+/// next read sees what it wrote.
+async fn reads_answer_while_a_write_is_in_progress(backend: Backend) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    let q = r#"query($k: ID!) { campaign(id: $k) { name orders(first: 10) { edges { node { id } } } } dashboard { orders } }"#;
+    app.warm(&s.brand.key).await;
+    let writing = app.state.db.begin().await.unwrap();
+    writing.execute_unprepared("UPDATE campaigns SET name = 'Renamed' WHERE name = 'Spring Launch'").await.unwrap();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(3), app.data(&s.brand.key, q, json!({"k": s.campaign})));
+    let d = read.await.expect("a read waited for the write to finish");
+    assert_eq!(d["campaign"]["name"], "Spring Launch", "the write is not committed yet: {d}");
+    writing.commit().await.unwrap();
+    let d = app.data(&s.brand.key, q, json!({"k": s.campaign})).await;
+    assert_eq!(d["campaign"]["name"], "Renamed", "{d}");
+}
+
+/// A page reads its orders with their creators and conversions in one statement, by
+/// position: each row exactly as it reads alone, every column in its place.
+async fn a_page_reads_orders_creators_and_conversions_as_they_read_alone(backend: Backend) {
+    use entity::{conversion, creator, order};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tally::domain::orders::{self, OrderFilter, Scope, With};
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    for i in 0..4 {
+        let id = format!("P{i}");
+        let o = app
+            .order_event(
+                &s.brand,
+                json!({"externalId": id, "amount": "20.00", "currency": "USD", "status": "PAID",
+            "occurredAt": format!("2026-03-0{}T10:00:00Z", i + 1), "couponCode": "ANA10"}),
+            )
+            .await;
+        if i % 2 == 1 {
+            // Timestamps that differ from one another, and a review with a reason.
+            app.order_event(
+                &s.brand,
+                json!({"externalId": id, "amount": "20.00", "currency": "USD", "status": "REFUNDED",
+                "occurredAt": format!("2026-03-0{}T18:30:00Z", i + 2)}),
+            )
+            .await;
+            app.data(
+                &s.brand.key,
+                "mutation($c: ID!) { rejectConversion(id: $c, reason: \"test order\") { conversion { id } } }",
+                json!({"c": o["conversion"]["id"]}),
+            )
+            .await;
+        }
+    }
+    let brand = tally::domain::BrandId(tally::ids::decode(tally::ids::Kind::Brand, &s.brand.id).unwrap());
+    let db = &app.state.db;
+    let mut reviewed = 0;
+    for with in [With { creator: true, conversion: true }, With { creator: false, conversion: true }, With::default()] {
+        let page = orders::page(db, brand, Scope::Brand, &OrderFilter::default(), None, 10, with).await.unwrap();
+        assert_eq!(page.len(), 4);
+        for row in page {
+            assert_eq!(Some(row.order.clone()), order::Entity::find_by_id(row.order.id).one(db).await.unwrap());
+            let creator = creator::Entity::find_by_id(row.order.creator_id).one(db).await.unwrap();
+            assert_eq!(row.creator, creator.filter(|_| with.creator));
+            let conversion =
+                conversion::Entity::find().filter(conversion::Column::OrderId.eq(row.order.id)).one(db).await.unwrap();
+            reviewed += conversion.as_ref().is_some_and(|c| c.rejection_reason.is_some()) as usize;
+            assert_eq!(row.conversion, conversion.filter(|_| with.conversion));
+        }
+    }
+    assert_eq!(reviewed, 6, "two rejected conversions, seen on each of three pages");
+}
+
 on_both_backends!(
+    a_page_reads_orders_creators_and_conversions_as_they_read_alone,
+    reads_answer_while_a_write_is_in_progress,
     answers_keep_the_field_order_of_the_query,
     the_performance_table_shows_current_members_with_hand_checked_numbers,
     the_dashboard_counts_everyone_and_differs_from_the_performance_tab,

@@ -187,6 +187,7 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
     let counts = write(&txn, brand, currency, &members, &plan, now).await?;
     outbox::notify(&txn, brand.0).await?;
     txn.commit().await?;
+    crate::db::checkpoint(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Fresh statistics, so the first queries plan as they will once autovacuum has run.
         db.execute_unprepared(

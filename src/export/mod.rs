@@ -78,7 +78,7 @@ async fn orders_csv(
     let campaign_param = campaign_param.ok_or_else(|| bad_input("campaignId", "campaignId is required"))?;
     let campaign_id = ids::decode(Kind::Campaign, campaign_param).ok_or_else(|| not_found("campaign"))?;
     let campaign =
-        campaigns::find(&state.db, who.brand_id(), campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
+        campaigns::find(&state.read_db, who.brand_id(), campaign_id).await?.ok_or_else(|| not_found("campaign"))?;
     if let Some(list) = params.get("ids").filter(|s| !s.trim().is_empty()) {
         let mut chosen = Vec::new();
         for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -135,7 +135,7 @@ async fn respond(
     turn: Turn,
 ) -> AppResult<Response> {
     let (brand, currency) = (who.brand_id(), who.currency);
-    let db = state.db.clone();
+    let db = state.read_db.clone();
     let start = Cursor { after: None, header: true, done: false, _turn: turn.permit };
     let body = stream::unfold(start, move |mut cur| {
         let db = db.clone();

@@ -145,10 +145,13 @@ pub async fn run(state: &AppState, caller: &Caller, operations: Vec<Prepared>) -
 
 async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Response {
     let Prepared { request, document, kind, .. } = prepared;
-    let (loader, rx) = request_loader(caller);
-    loader.enable_all_cache(kind == Some(OperationType::Query));
+    let query = kind == Some(OperationType::Query);
+    // A query reads on the read pool (on SQLite, beside the writer); anything else on the main one.
+    let caller = if query { caller.on(state.read_db.clone()) } else { caller.clone() };
+    let (loader, rx) = request_loader(&caller);
+    loader.enable_all_cache(query);
     let operation = request.operation_name.clone();
-    let request = request.data(loader).data(caller.clone()).data(state.bus.clone());
+    let request = request.data(loader).data(caller).data(state.bus.clone());
     let mut response = drive(state.schema.execute(request), rx).await;
     super::field_order::reorder(&document, operation.as_deref(), &mut response.data);
     coded(response)

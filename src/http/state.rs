@@ -31,6 +31,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Every open websocket, by key (caps, revocation).
     pub sockets: Sockets,
+    /// The pool queries and exports read on (`db::read_pool`).
+    pub read_db: DatabaseConnection,
     /// The pool live subscriptions read on (`db::live_pool`).
     pub live_db: DatabaseConnection,
     pub limits: Limits,
@@ -44,7 +46,8 @@ pub struct AppState {
 impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
-        let live_db = db::live_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
+        let read_db = db::read_pool(&db, database_url, &statements).await?;
+        let live_db = db::live_pool(&db, &read_db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
         let keys = KeyCache::start(&bus);
         let schema = build_schema();
@@ -73,6 +76,7 @@ impl AppState {
             keys,
             hub,
             sockets,
+            read_db,
             live_db,
             limits,
             statements,

@@ -1,10 +1,11 @@
 //! Orders as CSV rows: each with its campaign's and creator's names and its conversion.
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait};
+use sea_orm::{EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait};
 
 use super::OrderStatus;
 use super::query::{OrderCursor, OrderFilter, Scope, newest_first, scoped};
+use crate::db;
 use crate::domain::BrandId;
 use crate::domain::error::DomainResult;
 use crate::domain::time::Millis;
@@ -62,5 +63,6 @@ pub async fn export_page(
         .join(JoinType::InnerJoin, order::Relation::Creator.def())
         .join(JoinType::InnerJoin, order::Relation::Conversion.def())
         .filter(scoped(brand, scope, filter));
-    Ok(newest_first(select, after, limit).into_model::<ExportRow>().all(db).await?)
+    let statement = db::literal_limit(newest_first(select, after, limit).build(db.get_database_backend()));
+    Ok(ExportRow::find_by_statement(statement).all(db).await?)
 }

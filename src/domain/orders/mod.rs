@@ -8,7 +8,7 @@ mod query;
 pub use export::{ExportRow, export_page};
 pub(crate) use ingest::lock;
 pub use ingest::record;
-pub use query::{OrderCursor, OrderFilter, Scope, count, find, page};
+pub use query::{OrderCursor, OrderFilter, PageRow, Scope, With, count, find, page};
 
 use sea_orm::{ActiveEnum, Iterable};
 

@@ -2,15 +2,16 @@
 //! one campaign's current members, narrowed by a filter.
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationTrait, Select,
 };
 
 use super::OrderStatus;
+use crate::db;
 use crate::domain::BrandId;
 use crate::domain::error::DomainResult;
 use crate::domain::time::{Millis, TimeRange};
-use entity::{creator, membership, order};
+use entity::{conversion, creator, membership, order};
 
 pub async fn find(db: &impl ConnectionTrait, brand: BrandId, id: i64) -> DomainResult<Option<order::Model>> {
     Ok(order::Entity::find_by_id(id).filter(order::Column::BrandId.eq(brand.0)).one(db).await?)
@@ -105,7 +106,22 @@ pub(super) fn newest_first<E: EntityTrait>(select: Select<E>, after: Option<Orde
         .limit(limit)
 }
 
-/// One page of orders, newest first.
+/// What a page reads with each order, in the same statement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct With {
+    pub creator: bool,
+    pub conversion: bool,
+}
+
+/// An order of a page, with what `With` asked for.
+pub struct PageRow {
+    pub order: order::Model,
+    pub creator: Option<creator::Model>,
+    pub conversion: Option<conversion::Model>,
+}
+
+/// One page of orders, newest first, each with its creator and conversion when asked:
+/// one statement, whatever the page's size and whichever of them it shows.
 pub async fn page(
     db: &impl ConnectionTrait,
     brand: BrandId,
@@ -113,10 +129,114 @@ pub async fn page(
     filter: &OrderFilter,
     after: Option<OrderCursor>,
     limit: u64,
-) -> DomainResult<Vec<order::Model>> {
-    let select = order::Entity::find().filter(scoped(brand, scope, filter));
-    Ok(newest_first(select, after, limit).all(db).await?)
+    with: With,
+) -> DomainResult<Vec<PageRow>> {
+    let mut select = order::Entity::find()
+        .select_only()
+        .columns(order_columns::COLUMNS.iter().copied())
+        .filter(scoped(brand, scope, filter));
+    if with.creator {
+        select = select
+            .join(JoinType::LeftJoin, order::Relation::Creator.def())
+            .columns(creator_columns::COLUMNS.iter().copied());
+    }
+    if with.conversion {
+        select = select
+            .join(JoinType::LeftJoin, order::Relation::Conversion.def())
+            .columns(conversion_columns::COLUMNS.iter().copied());
+    }
+    let statement = db::literal_limit(newest_first(select, after, limit).build(db.get_database_backend()));
+    let rows = db.query_all_raw(statement).await?;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut at = 0;
+        let order = order_columns::read(row, &mut at)?;
+        // Left joins, so that a missing row can never take its order off the page: it
+        // reads as a null id, and is then loaded (and found missing) like any other.
+        let present = |at: usize| row.try_get_by_index::<Option<i64>>(at).map(|id| id.is_some());
+        let creator = match with.creator {
+            true if present(at)? => Some(creator_columns::read(row, &mut at)?),
+            true => {
+                at += creator_columns::COLUMNS.len();
+                None
+            }
+            false => None,
+        };
+        let conversion = match with.conversion && present(at)? {
+            true => Some(conversion_columns::read(row, &mut at)?),
+            false => None,
+        };
+        page.push(PageRow { order, creator, conversion });
+    }
+    Ok(page)
 }
+
+/// Selects a model's columns and reads them back by position, from one list so that the
+/// two cannot disagree: by name, each value cost a formatted name and a search.
+macro_rules! by_position {
+    ($name:ident, $module:ident { $($field:ident: $column:ident),* $(,)? }) => {
+        mod $name {
+            use entity::$module::{Column, Model};
+            use sea_orm::{DbErr, QueryResult};
+
+            pub const COLUMNS: &[Column] = &[$(Column::$column),*];
+
+            /// The model whose columns start at `at`, which is moved past them.
+            pub fn read(row: &QueryResult, at: &mut usize) -> Result<Model, DbErr> {
+                Ok(Model { $($field: { *at += 1; row.try_get_by_index(*at - 1)? }),* })
+            }
+        }
+    };
+}
+
+by_position!(
+    order_columns,
+    order {
+        id: Id,
+        brand_id: BrandId,
+        campaign_id: CampaignId,
+        creator_id: CreatorId,
+        membership_id: MembershipId,
+        external_id: ExternalId,
+        amount: Amount,
+        currency: Currency,
+        status: Status,
+        coupon_code: CouponCode,
+        ordered_at: OrderedAt,
+        status_changed_at: StatusChangedAt,
+        last_event_at: LastEventAt,
+        created_at: CreatedAt,
+    }
+);
+by_position!(
+    creator_columns,
+    creator {
+        id: Id,
+        brand_id: BrandId,
+        name: Name,
+        handle: Handle,
+        email: Email,
+        created_at: CreatedAt,
+        deleted_at: DeletedAt,
+    }
+);
+by_position!(
+    conversion_columns,
+    conversion {
+        id: Id,
+        brand_id: BrandId,
+        order_id: OrderId,
+        campaign_id: CampaignId,
+        creator_id: CreatorId,
+        membership_id: MembershipId,
+        attribution: Attribution,
+        commission: Commission,
+        approval: Approval,
+        reviewed_at: ReviewedAt,
+        rejection_reason: RejectionReason,
+        created_at: CreatedAt,
+    }
+);
 
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
     Ok(order::Entity::find().filter(scoped(brand, scope, filter)).count(db).await?)

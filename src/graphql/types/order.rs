@@ -97,77 +97,69 @@ impl OrderConnection {
         let limit = connection::page_size(first)?;
         let cursor = connection::parse_order_cursor(after)?;
         let r = caller(ctx);
-        let rows = orders::page(&r.db, r.brand_id(), scope, &filter, cursor, limit + 1).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        let with =
+            orders::With { creator: node.field("creator").exists(), conversion: node.field("conversion").exists() };
+        let rows = orders::page(&r.db, r.brand_id(), scope, &filter, cursor, limit + 1, with).await?;
         let (rows, more) = connection::split_page(rows, limit);
-        let edges: Vec<(String, entity::order::Model)> = rows
-            .into_iter()
-            .map(|o| (connection::order_cursor(OrderCursor { ordered_at: o.ordered_at, id: o.id }), o))
+        let cursors: Vec<String> = rows
+            .iter()
+            .map(|row| connection::order_cursor(OrderCursor { ordered_at: row.order.ordered_at, id: row.order.id }))
             .collect();
-        let cursors: Vec<String> = edges.iter().map(|(c, _)| c.clone()).collect();
         let page_info = connection::page_info(&cursors, more, cursor.is_some());
-        look_ahead(ctx, &edges, parent).await?;
+        let edges = look_ahead(ctx, rows, cursors, parent).await?;
         Ok(OrderConnection { edges, page_info, scope, filter })
     }
 }
 
-/// What the page's orders will ask for (their creator, campaign and conversion, whose
-/// figures read the order), read now,
-/// one statement each and all at once, and handed to the request's loader: the orders
-/// then resolve them without waiting for a batch of their own.
+/// Hands what the page's orders will ask for to the request's loader, so that they resolve
+/// without waiting for a batch of their own: the creators and conversions read with the
+/// page, the orders themselves (a conversion's figures read its order), and the campaigns:
+/// the parent's on a campaign's own page, else read now in one statement.
 async fn look_ahead(
     ctx: &Context<'_>,
-    edges: &[(String, entity::order::Model)],
+    rows: Vec<orders::PageRow>,
+    cursors: Vec<String>,
     parent: Option<&entity::campaign::Model>,
-) -> Result<()> {
-    let node = ctx.look_ahead().field("edges").field("node");
-    if edges.is_empty() || !node.exists() {
-        return Ok(());
-    }
-    let r = caller(ctx);
-    let loaders = Loaders { db: r.db.clone(), brand: r.brand_id() };
-    let distinct = |key: fn(&entity::order::Model) -> i64| {
-        let mut ids: Vec<i64> = edges.iter().map(|(_, o)| key(o)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    let creators: Vec<CreatorKey> = distinct(|o| o.creator_id).into_iter().map(CreatorKey).collect();
-    let campaigns: Vec<CampaignKey> = distinct(|o| o.campaign_id).into_iter().map(CampaignKey).collect();
-    let conversions: Vec<ConversionOfOrder> = edges.iter().map(|(_, o)| ConversionOfOrder(o.id)).collect();
-    let wanted = |name: &str| node.field(name).exists();
-    // A campaign's own page: its orders' campaign is the one already read.
-    let campaigns = match parent {
-        Some(campaign) if campaigns.iter().all(|k| k.0 == campaign.id) => {
-            loader(ctx).feed_one(CampaignKey(campaign.id), campaign.clone()).await;
-            Vec::new()
-        }
-        _ => campaigns,
-    };
-    let (creators, campaigns, conversions) = futures_util::future::try_join3(
-        async { if wanted("creator") { loaders.load(&creators).await.map(Some) } else { Ok(None) } },
-        async {
-            if wanted("campaign") && !campaigns.is_empty() {
-                loaders.load(&campaigns).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        },
-        async { if wanted("conversion") { loaders.load(&conversions).await.map(Some) } else { Ok(None) } },
-    )
-    .await?;
+) -> Result<Vec<(String, entity::order::Model)>> {
     let cache = loader(ctx);
-    if let Some(rows) = creators {
-        cache.feed_many(rows).await;
+    let mut creators = Vec::new();
+    let mut conversions = Vec::new();
+    let mut edges = Vec::with_capacity(rows.len());
+    for (row, cursor) in rows.into_iter().zip(cursors) {
+        if let Some(creator) = row.creator {
+            creators.push((CreatorKey(creator.id), creator));
+        }
+        if let Some(conversion) = row.conversion {
+            conversions.push((ConversionOfOrder(row.order.id), conversion));
+        }
+        edges.push((cursor, row.order));
     }
-    if let Some(rows) = campaigns {
-        cache.feed_many(rows).await;
-    }
-    if let Some(rows) = conversions {
-        cache.feed_many(rows).await;
-        // A conversion's figures read its order: the page's own rows.
+    let with_conversions = !conversions.is_empty();
+    cache.feed_many(creators).await;
+    cache.feed_many(conversions).await;
+    if with_conversions {
         cache.feed_many(edges.iter().map(|(_, o)| (OrderKey(o.id), o.clone()))).await;
     }
-    Ok(())
+    if edges.is_empty() || !ctx.look_ahead().field("edges").field("node").field("campaign").exists() {
+        return Ok(edges);
+    }
+    let mut campaigns: Vec<i64> = edges.iter().map(|(_, o)| o.campaign_id).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    match parent {
+        // A campaign's own page: its orders' campaign is the one already read.
+        Some(campaign) if campaigns.iter().all(|&id| id == campaign.id) => {
+            cache.feed_one(CampaignKey(campaign.id), campaign.clone()).await;
+        }
+        _ => {
+            let r = caller(ctx);
+            let loaders = Loaders { db: r.db.clone(), brand: r.brand_id() };
+            let keys: Vec<CampaignKey> = campaigns.into_iter().map(CampaignKey).collect();
+            cache.feed_many(loaders.load(&keys).await?).await;
+        }
+    }
+    Ok(edges)
 }
 
 #[Object]
