@@ -62,7 +62,7 @@ pub async fn export_page(
         .join(JoinType::InnerJoin, order::Relation::Campaign.def())
         .join(JoinType::InnerJoin, order::Relation::Creator.def())
         .join(JoinType::InnerJoin, order::Relation::Conversion.def())
-        .filter(scoped(brand, scope, filter));
+        .filter(scoped(brand, scope, filter, true));
     let statement = db::literal_limit(newest_first(select, after, limit).build(db.get_database_backend()));
     Ok(ExportRow::find_by_statement(statement).all(db).await?)
 }

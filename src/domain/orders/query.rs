@@ -44,22 +44,30 @@ pub struct OrderCursor {
 }
 
 /// The orders of the brand (or of one campaign's current members) that the filter keeps.
-pub(super) fn scoped(brand: BrandId, scope: Scope, filter: &OrderFilter) -> Condition {
+/// `creator_joined`: the statement inner-joins each order's creator, whose row then says
+/// whether the creator is deleted, rather than a second look-up per order in the subquery.
+pub(super) fn scoped(brand: BrandId, scope: Scope, filter: &OrderFilter, creator_joined: bool) -> Condition {
     let mut condition = Condition::all().add(order::Column::BrandId.eq(brand.0));
     if let Scope::Campaign(campaign_id) = scope {
         // Rule 6: current members only. A list subquery, evaluated once, not per row.
-        let current = Query::select()
+        let mut current = Query::select()
             .column((membership::Entity, membership::Column::CreatorId))
             .from(membership::Entity)
-            .inner_join(
-                creator::Entity,
-                Expr::col((creator::Entity, creator::Column::Id))
-                    .equals((membership::Entity, membership::Column::CreatorId)),
-            )
             .and_where(Expr::col((membership::Entity, membership::Column::CampaignId)).eq(campaign_id))
             .and_where(Expr::col((membership::Entity, membership::Column::RemovedAt)).is_null())
-            .and_where(Expr::col((creator::Entity, creator::Column::DeletedAt)).is_null())
             .to_owned();
+        let not_deleted = Expr::col((creator::Entity, creator::Column::DeletedAt)).is_null();
+        if creator_joined {
+            condition = condition.add(not_deleted);
+        } else {
+            current
+                .inner_join(
+                    creator::Entity,
+                    Expr::col((creator::Entity, creator::Column::Id))
+                        .equals((membership::Entity, membership::Column::CreatorId)),
+                )
+                .and_where(not_deleted);
+        }
         condition =
             condition.add(order::Column::CampaignId.eq(campaign_id)).add(order::Column::CreatorId.in_subquery(current));
     }
@@ -131,14 +139,17 @@ pub async fn page(
     limit: u64,
     with: With,
 ) -> DomainResult<Vec<PageRow>> {
+    // A campaign's page keeps current members only, so an order without its creator's row
+    // is not on it: the creator is inner-joined and its row checked there. Elsewhere a
+    // left join, so that a missing row can never take its order off the page.
+    let creator_joined = with.creator && matches!(scope, Scope::Campaign(_));
     let mut select = order::Entity::find()
         .select_only()
         .columns(order_columns::COLUMNS.iter().copied())
-        .filter(scoped(brand, scope, filter));
+        .filter(scoped(brand, scope, filter, creator_joined));
     if with.creator {
-        select = select
-            .join(JoinType::LeftJoin, order::Relation::Creator.def())
-            .columns(creator_columns::COLUMNS.iter().copied());
+        let join = if creator_joined { JoinType::InnerJoin } else { JoinType::LeftJoin };
+        select = select.join(join, order::Relation::Creator.def()).columns(creator_columns::COLUMNS.iter().copied());
     }
     if with.conversion {
         select = select
@@ -151,8 +162,8 @@ pub async fn page(
     for row in &rows {
         let mut at = 0;
         let order = order_columns::read(row, &mut at)?;
-        // Left joins, so that a missing row can never take its order off the page: it
-        // reads as a null id, and is then loaded (and found missing) like any other.
+        // A row a left join did not find reads as a null id; it is then loaded (and found
+        // missing) like any other.
         let present = |at: usize| row.try_get_by_index::<Option<i64>>(at).map(|id| id.is_some());
         let creator = match with.creator {
             true if present(at)? => Some(creator_columns::read(row, &mut at)?),
@@ -239,7 +250,7 @@ by_position!(
 );
 
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
-    Ok(order::Entity::find().filter(scoped(brand, scope, filter)).count(db).await?)
+    Ok(order::Entity::find().filter(scoped(brand, scope, filter, false)).count(db).await?)
 }
 
 #[cfg(test)]
@@ -252,7 +263,7 @@ mod tests {
     fn pages_compare_the_keyset_as_a_row_value_and_filter_current_members_by_subquery() {
         let filter = OrderFilter { statuses: vec![OrderStatus::Paid, OrderStatus::Paid], ..OrderFilter::default() };
         let after = Some(OrderCursor { ordered_at: 5, id: 7 });
-        let select = order::Entity::find().filter(scoped(BrandId(1), Scope::Campaign(2), &filter));
+        let select = order::Entity::find().filter(scoped(BrandId(1), Scope::Campaign(2), &filter, false));
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             let sql = newest_first(select.clone(), after, 101).build(backend).to_string();
             // A row-value comparison is what both backends turn into an index range scan;
@@ -261,6 +272,12 @@ mod tests {
             assert!(sql.contains(r#""orders"."creator_id" IN (SELECT"#), "{sql}");
             assert!(sql.contains(r#""orders"."status" IN ('PAID')"#), "each status once: {sql}");
             assert!(sql.ends_with(r#"ORDER BY "orders"."ordered_at" DESC, "orders"."id" DESC LIMIT 101"#), "{sql}");
+            assert!(sql.contains(r#"INNER JOIN "creators""#) && sql.contains(r#""creators"."deleted_at" IS NULL"#));
+            // With the creator joined, its row says whether it is deleted: no second look-up.
+            let joined = order::Entity::find().filter(scoped(BrandId(1), Scope::Campaign(2), &filter, true));
+            let sql = joined.build(backend).to_string();
+            assert!(!sql.contains("INNER JOIN"), "{sql}");
+            assert!(sql.contains(r#"AND "creators"."deleted_at" IS NULL"#), "{sql}");
         }
     }
 }
