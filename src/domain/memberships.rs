@@ -1,7 +1,7 @@
 //! Membership of creators in campaigns, with their codes and commission terms.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, RuntimeErr, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    QuerySelect, RuntimeErr, Set, SqlErr,
 };
 
 use super::money::{Currency, Rate};
@@ -223,10 +223,13 @@ pub async fn current_members_of(
         .filter(membership::Column::CampaignId.is_in(campaign_ids.iter().copied()))
         .filter(membership::Column::RemovedAt.is_null())
         .filter(creator::Column::DeletedAt.is_null())
-        .order_by_asc(membership::Column::Id)
         .into_model::<Row>()
         .all(db)
         .await?;
+    // Membership order, put in here: sorting thousands of wide rows in the database took
+    // a fifth of the statement's time there.
+    let mut rows = rows;
+    rows.sort_unstable_by_key(|r| r.id);
     Ok(rows
         .into_iter()
         .map(|r| {
