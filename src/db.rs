@@ -121,13 +121,34 @@ enum Role {
     Readers,
 }
 
+/// SQLite keeps statistics of its memory use, which Tally never reads, by taking one
+/// process-wide mutex around every allocation: every value of every row read (the driver
+/// copies each) went through it, on every connection. Turned off once, before the first
+/// connection starts SQLite; a call after that is refused by SQLite and changes nothing.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SQLite's own C interface, linked in with the driver's bundled SQLite.
+        unsafe extern "C" {
+            fn sqlite3_config(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+        }
+        const SQLITE_CONFIG_MEMSTATUS: std::ffi::c_int = 9;
+        // SAFETY: MEMSTATUS takes one int; the Once runs this before any connection opens
+        // (every connection opens through `open`) and never concurrently with SQLite.
+        unsafe { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+    });
+}
+
 async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
+        sqlite_without_memory_statistics();
         if role == Role::Readers {
             options.max_connections(SQLITE_READERS).min_connections(1);
-            options.map_sqlx_sqlite_opts(|o| o.pragma("query_only", "ON"));
+            // Room for a whole page of rows: the connection's thread hands them over
+            // without waiting for the request to take the first ones.
+            options.map_sqlx_sqlite_opts(|o| o.pragma("query_only", "ON").row_buffer_size(256));
         } else {
             // One writer: SQLite has one, and a single connection never deadlocks
             // upgrading a read lock. WAL lets the readers read beside it; the mode is kept
