@@ -462,7 +462,33 @@ async fn caps_on_sockets_per_key_and_sockets_awaiting_init_refuse_with_codes(bac
     let _viewer_again = ws::connect(&app.url, Protocol::TransportWs, &viewer).await;
 }
 
+/// Answers over the websocket keep the order the query asked for, key by key, both a
+/// subscription's events and a query sent on the socket (serde_json keeps the order read).
+async fn answers_over_the_websocket_keep_the_field_order_of_the_query(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = one_member(&app, "10").await;
+    let mut client = ws::connect(&app.url, Protocol::TransportWs, &s.brand.key).await;
+    let sub = "subscription { orderStatusChanged { status changedAt order { status campaign { name } externalId } previousStatus } }";
+    client.subscribe("1", sub, json!({})).await;
+    app.order_event(&s.brand, event("77", "PAID", "2026-03-01T10:00:00Z", "ANA10")).await;
+    let data = client.next_data("1").await;
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let changed = &data["orderStatusChanged"];
+    assert_eq!(keys(changed), ["status", "changedAt", "order", "previousStatus"], "{data}");
+    assert_eq!(keys(&changed["order"]), ["status", "campaign", "externalId"], "{data}");
+
+    let query = "{ dashboard { totalSales byCampaign { sales campaign { name id } orders } } brand { currency name } }";
+    client.subscribe("2", query, json!({})).await;
+    let data = client.next_data("2").await;
+    assert_eq!(keys(&data), ["dashboard", "brand"], "{data}");
+    assert_eq!(keys(&data["dashboard"]), ["totalSales", "byCampaign"], "{data}");
+    assert_eq!(keys(&data["dashboard"]["byCampaign"][0]), ["sales", "campaign", "orders"], "{data}");
+    assert_eq!(keys(&data["dashboard"]["byCampaign"][0]["campaign"]), ["name", "id"], "{data}");
+    assert_eq!(keys(&data["brand"]), ["currency", "name"], "{data}");
+}
+
 on_both_backends!(
+    answers_over_the_websocket_keep_the_field_order_of_the_query,
     resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_live,
     a_cursor_that_is_not_one_or_is_too_old_is_refused_with_its_code,
     caps_on_sockets_per_key_and_sockets_awaiting_init_refuse_with_codes,
