@@ -43,7 +43,8 @@ async fn all_orders(app: &TestApp, brand: &TestBrand) -> Vec<Value> {
 }
 
 async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Hundreds of operations as fast as the server answers: no per-key rate limit.
+    let app = spawn_app_with(backend, tally::graphql::Limits { rate_per_second: 0, ..Default::default() }).await;
     let brand = app.brand("Acme").await;
     let mut rng = StdRng::seed_from_u64(7);
     let campaigns = [app.create_campaign(&brand, "A", "10").await, app.create_campaign(&brand, "B", "7.5").await];
@@ -177,7 +178,74 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
     }
 }
 
-on_both_backends!(rollups_agree_with_the_orders_for_any_range);
+/// The brand's and each campaign's order count, unfiltered (from the rollups), each
+/// checked against the exact count of the same orders.
+async fn counts(app: &TestApp, key: &str, campaigns: &[String]) -> Vec<(i64, i64)> {
+    let q = "query($k: ID!) { orders { totalCount } every: orders(filter: {status: [PAID, CANCELED, REFUNDED]}) { totalCount }
+        campaign(id: $k) { orders { totalCount } every: orders(filter: {status: [PAID, CANCELED, REFUNDED]}) { totalCount } } }";
+    let mut out = Vec::new();
+    for campaign in campaigns {
+        let d = app.data(key, q, json!({"k": campaign})).await;
+        assert_eq!(d["orders"]["totalCount"], d["every"]["totalCount"], "{d}");
+        assert_eq!(d["campaign"]["orders"]["totalCount"], d["campaign"]["every"]["totalCount"], "{d}");
+        out.push((
+            d["orders"]["totalCount"].as_i64().unwrap(),
+            d["campaign"]["orders"]["totalCount"].as_i64().unwrap(),
+        ));
+    }
+    out
+}
+
+/// The unfiltered `totalCount` comes from the rollups. It equals the exact count of the
+/// same orders (every status asked for, which counts the orders themselves) for the brand
+/// and for each campaign, before and after a member leaves and a creator is deleted.
+async fn unfiltered_counts_from_the_rollups_equal_the_exact_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let brand = app.brand("Acme").await;
+    let mut rng = StdRng::seed_from_u64(11);
+    let campaigns = [app.create_campaign(&brand, "A", "10").await, app.create_campaign(&brand, "B", "5").await];
+    let creators = [
+        app.create_creator(&brand, "C0").await,
+        app.create_creator(&brand, "C1").await,
+        app.create_creator(&brand, "C2").await,
+    ];
+    // C0 in both campaigns, C1 in A, C2 in B.
+    let members = [(0, 0, "A0"), (1, 0, "B0"), (0, 1, "A1"), (1, 2, "B2")];
+    for (campaign, creator, coupon) in members {
+        app.add_member(&brand, &campaigns[campaign], &creators[creator], Some(coupon), None).await;
+    }
+    let statuses = ["PAID", "CANCELED", "REFUNDED"];
+    for n in 0..30 {
+        let ordered = START + rng.gen_range(0..6 * DAY);
+        let coupon = members[rng.gen_range(0..members.len())].2;
+        let event = |status: &str, when: i64| {
+            json!({"externalId": format!("K{n}"), "amount": "10.00", "currency": "USD", "status": status,
+                   "occurredAt": at(when), "orderedAt": at(ordered), "couponCode": coupon})
+        };
+        app.order_event(&brand, event(statuses[rng.gen_range(0..3)], ordered)).await;
+        if rng.gen_bool(0.5) {
+            app.order_event(&brand, event(statuses[rng.gen_range(0..3)], ordered + DAY)).await;
+        }
+    }
+    let before = counts(&app, &brand.key, &campaigns).await;
+    assert_eq!(before[0].0, 30, "every order of the brand: {before:?}");
+    assert_eq!(before[0].1 + before[1].1, 30, "each order in one campaign: {before:?}");
+    app.data(
+        &brand.key,
+        "mutation($k: ID!, $c: ID!) { removeCreatorFromCampaign(campaignId: $k, creatorId: $c) { id } }",
+        json!({"k": campaigns[0], "c": creators[1]}),
+    )
+    .await;
+    app.data(&brand.key, "mutation($c: ID!) { deleteCreator(id: $c) { id } }", json!({"c": creators[2]})).await;
+    let after = counts(&app, &brand.key, &campaigns).await;
+    assert_eq!(after[0].0, 30, "the brand still counts everyone: {after:?}");
+    assert!(after[0].1 < before[0].1 && after[1].1 < before[1].1, "{before:?} -> {after:?}");
+}
+
+on_both_backends!(
+    rollups_agree_with_the_orders_for_any_range,
+    unfiltered_counts_from_the_rollups_equal_the_exact_counts
+);
 
 /// A database that had orders before the rollups existed gets them backfilled, daily and
 /// all-time.

@@ -10,6 +10,7 @@ use super::OrderStatus;
 use crate::db;
 use crate::domain::BrandId;
 use crate::domain::error::DomainResult;
+use crate::domain::performance;
 use crate::domain::time::{Millis, TimeRange};
 use entity::{conversion, creator, membership, order};
 
@@ -249,8 +250,36 @@ by_position!(
     }
 );
 
+/// How many orders the filter keeps. Without a filter the all-time rollups know: every
+/// order counts once in its creator's row of its campaign (`order_totals.orders`), so the
+/// brand's count is the sum of its rows and a campaign's is its Performance totals line
+/// (current members only), one row per member read instead of one per order. A filtered
+/// count counts the orders.
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
-    Ok(order::Entity::find().filter(scoped(brand, scope, filter, false)).count(db).await?)
+    let unfiltered = filter.statuses.is_empty()
+        && filter.range == TimeRange::default()
+        && filter.creator_id.is_none()
+        && filter.campaign_id.is_none()
+        && filter.ids.is_none();
+    if !unfiltered {
+        return Ok(order::Entity::find().filter(scoped(brand, scope, filter, false)).count(db).await?);
+    }
+    let orders = match scope {
+        Scope::Brand => {
+            let mut sql = db::Sql::new(
+                "SELECT CAST(COALESCE(SUM(orders), 0) AS BIGINT) AS n FROM order_totals WHERE brand_id = ",
+            );
+            let brand_id = sql.bind(brand.0);
+            sql.push(&brand_id);
+            let row = db.query_one_raw(sql.build(db.get_database_backend())).await?;
+            row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0)
+        }
+        Scope::Campaign(campaign) => {
+            let totals = performance::campaigns_totals(db, brand, &[campaign], TimeRange::default()).await?;
+            totals.get(&campaign).map_or(0, |t| t.orders)
+        }
+    };
+    Ok(u64::try_from(orders).unwrap_or(0))
 }
 
 #[cfg(test)]
