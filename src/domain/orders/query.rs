@@ -27,7 +27,7 @@ pub enum Scope {
     Campaign(i64),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct OrderFilter {
     pub statuses: Vec<OrderStatus>,
     pub range: TimeRange,
@@ -256,12 +256,7 @@ by_position!(
 /// (current members only), one row per member read instead of one per order. A filtered
 /// count counts the orders.
 pub async fn count(db: &impl ConnectionTrait, brand: BrandId, scope: Scope, filter: &OrderFilter) -> DomainResult<u64> {
-    let unfiltered = filter.statuses.is_empty()
-        && filter.range == TimeRange::default()
-        && filter.creator_id.is_none()
-        && filter.campaign_id.is_none()
-        && filter.ids.is_none();
-    if !unfiltered {
+    if *filter != OrderFilter::default() {
         return Ok(order::Entity::find().filter(scoped(brand, scope, filter, false)).count(db).await?);
     }
     let orders = match scope {
