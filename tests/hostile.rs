@@ -551,6 +551,19 @@ async fn orders_at_the_cap_add_up_exactly_and_never_overflow(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(row.sales, near);
+
+    // And its month's row.
+    app.state.db.execute_unprepared("UPDATE order_totals SET sales = 0").await.unwrap();
+    app.state.db.execute_unprepared(&format!("UPDATE order_months SET sales = {near}")).await.unwrap();
+    let d = app.signed(&s.brand, &body).await;
+    assert_eq!((d.status, &d.body["error"]["code"]), (400, &json!("BAD_USER_INPUT")), "{}", d.body);
+    assert_eq!(app.order_count(&s.brand).await, 3);
+    let row = Bucket::find_by_statement(Statement::from_string(backend_kind, "SELECT sales FROM order_months"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sales, near);
 }
 
 async fn a_panic_answers_500_internal_and_the_server_keeps_serving(backend: Backend) {

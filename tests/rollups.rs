@@ -1,6 +1,6 @@
-//! The daily rollups agree with a recomputation from the orders themselves, for any
-//! range, after a random mix of orders, late and newer status events, amount changes,
-//! rejections and undos across several days.
+//! The daily, monthly and all-time rollups agree with a recomputation from the orders
+//! themselves, for any range, after a random mix of orders, late and newer status events,
+//! amount changes, rejections and undos across four calendar months.
 #![recursion_limit = "256"]
 
 mod common;
@@ -60,7 +60,8 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
     let statuses = ["PAID", "CANCELED", "REFUNDED"];
     let mut conversions = Vec::new();
     for n in 0..60 {
-        let ordered = START + rng.gen_range(0..6 * DAY);
+        // Some on the first and last days of months: 2026-03-01 to 2026-06-08.
+        let ordered = START + rng.gen_range(0..100 * DAY);
         let amount = format!("{}.{:02}", rng.gen_range(1..300), rng.gen_range(0..100));
         let o = app
             .order_event(
@@ -97,10 +98,20 @@ async fn rollups_agree_with_the_orders_for_any_range(backend: Backend) {
     assert_eq!(orders.len(), 60);
     let ms =
         |o: &Value| chrono::DateTime::parse_from_rfc3339(o["orderedAt"].as_str().unwrap()).unwrap().timestamp_millis();
-    let mut ranges = vec![(None, None), (Some(START + 2 * DAY), Some(START + 4 * DAY))];
-    for _ in 0..12 {
-        let a = START + rng.gen_range(-DAY..7 * DAY);
-        let b = a + rng.gen_range(0..4 * DAY);
+    // Whole months (April), and months with a day's edge either side.
+    let (april, may) = (START + 31 * DAY, START + 61 * DAY);
+    let mut ranges = vec![
+        (None, None),
+        (Some(START + 2 * DAY), Some(START + 4 * DAY)),
+        (Some(april), Some(may)),
+        (Some(april - DAY - 1), Some(may + DAY + 1)),
+        (Some(april + 1), Some(may - 1)),
+    ];
+    for _ in 0..16 {
+        let a = START + rng.gen_range(-DAY..101 * DAY);
+        let b = a + rng.gen_range(0..100 * DAY);
+        // Some on midnights.
+        let (a, b) = if rng.gen_bool(0.3) { (a - a % DAY, b - b % DAY) } else { (a, b) };
         ranges.push((Some(a), Some(b)));
         ranges.push((Some(a), None));
         ranges.push((None, Some(b)));
@@ -247,8 +258,8 @@ on_both_backends!(
     unfiltered_counts_from_the_rollups_equal_the_exact_counts
 );
 
-/// A database that had orders before the rollups existed gets them backfilled, daily and
-/// all-time.
+/// A database that had orders before the rollups existed gets them backfilled, daily,
+/// monthly and all-time.
 async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
     use migration::MigratorTrait;
     use sea_orm::{ConnectionTrait, Database, FromQueryResult, Statement};
@@ -262,10 +273,10 @@ async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
         "INSERT INTO memberships (id, brand_id, campaign_id, creator_id, commission_rate, commission_flat, joined_at) VALUES (1, 1, 1, 1, 100000, 0, 0)",
         "INSERT INTO orders (id, brand_id, campaign_id, creator_id, membership_id, external_id, amount, currency, status, ordered_at, status_changed_at, last_event_at, created_at) VALUES
            (1, 1, 1, 1, 1, 'a', 1000, 'USD', 'PAID', 86400000, 0, 0, 0), (2, 1, 1, 1, 1, 'b', 500, 'USD', 'REFUNDED', 86400001, 0, 0, 0),
-           (3, 1, 1, 1, 1, 'c', 700, 'USD', 'PAID', 172800000, 0, 0, 0)",
+           (3, 1, 1, 1, 1, 'c', 700, 'USD', 'PAID', 172800000, 0, 0, 0), (4, 1, 1, 1, 1, 'd', 300, 'USD', 'PAID', 2764800000, 0, 0, 0)",
         "INSERT INTO conversions (id, brand_id, order_id, campaign_id, creator_id, membership_id, attribution, commission, approval, created_at) VALUES
            (1, 1, 1, 1, 1, 1, 'COUPON_CODE', 100, 'APPROVED', 0), (2, 1, 2, 1, 1, 1, 'COUPON_CODE', 50, 'APPROVED', 0),
-           (3, 1, 3, 1, 1, 1, 'COUPON_CODE', 70, 'REJECTED', 0)",
+           (3, 1, 3, 1, 1, 1, 'COUPON_CODE', 70, 'REJECTED', 0), (4, 1, 4, 1, 1, 1, 'COUPON_CODE', 30, 'APPROVED', 0)",
     ] {
         db.execute_unprepared(sql).await.unwrap();
     }
@@ -291,6 +302,22 @@ async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
         vec![
             Row { day: 1, orders: 2, sales: 1000, approved: 2, rejected: 0, earned: 100 },
             Row { day: 2, orders: 1, sales: 700, approved: 0, rejected: 1, earned: 0 },
+            Row { day: 32, orders: 1, sales: 300, approved: 1, rejected: 0, earned: 30 },
+        ]
+    );
+    // The months, January and February 1970, from the orders.
+    let months = Row::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT month AS day, orders, sales, approved, rejected, earned FROM order_months ORDER BY month",
+    ))
+    .all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        months,
+        vec![
+            Row { day: 1970 * 12, orders: 3, sales: 1700, approved: 2, rejected: 1, earned: 100 },
+            Row { day: 1970 * 12 + 1, orders: 1, sales: 300, approved: 1, rejected: 0, earned: 30 },
         ]
     );
     // And the all-time row, from the daily ones.
@@ -301,7 +328,39 @@ async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
     .all(&db)
     .await
     .unwrap();
-    assert_eq!(totals, vec![Row { day: 0, orders: 3, sales: 1700, approved: 2, rejected: 1, earned: 100 }]);
+    assert_eq!(totals, vec![Row { day: 0, orders: 4, sales: 2000, approved: 3, rejected: 1, earned: 130 }]);
 }
 
 on_both_backends!(the_rollup_migration_backfills_existing_orders);
+
+/// The SQL and Rust forms of rule 5 (`entity::figures`) give the same figures for every
+/// status and approval, as each backend evaluates the SQL.
+async fn the_sql_and_rust_forms_of_rule_5_agree(backend: Backend) {
+    use entity::enums::{Approval, OrderStatus};
+    use entity::figures;
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(&fresh_database(backend).await).await.unwrap();
+    for (status, status_text) in
+        [(OrderStatus::Paid, "PAID"), (OrderStatus::Canceled, "CANCELED"), (OrderStatus::Refunded, "REFUNDED")]
+    {
+        for (approval, approval_text) in [(Approval::Approved, "APPROVED"), (Approval::Rejected, "REJECTED")] {
+            let sql = format!(
+                "SELECT CAST({} AS BIGINT) AS sales, CAST({} AS BIGINT) AS earned, CAST({} AS BIGINT) AS approved, \
+                 CAST({} AS BIGINT) AS rejected FROM (SELECT '{status_text}' AS status, 1000 AS amount) o, \
+                 (SELECT '{approval_text}' AS approval, 70 AS commission) cv",
+                figures::sales_sql("o"),
+                figures::earned_sql("o", "cv"),
+                figures::approved_sql("cv"),
+                figures::rejected_sql("cv"),
+            );
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+            let got: [i64; 4] = ["sales", "earned", "approved", "rejected"].map(|c| row.try_get("", c).unwrap());
+            let approved = i64::from(approval == Approval::Approved);
+            let expected =
+                [figures::sales(status, 1000), figures::earned(status, approval, 70), approved, 1 - approved];
+            assert_eq!(got, expected, "{status_text} {approval_text}");
+        }
+    }
+}
+
+on_both_backends!(the_sql_and_rust_forms_of_rule_5_agree);

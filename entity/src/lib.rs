@@ -9,6 +9,7 @@ pub mod creator;
 pub mod demo_brand;
 pub mod enums;
 pub mod event;
+pub mod figures;
 pub mod membership;
 pub mod order;
 pub mod order_event;

@@ -6,6 +6,7 @@ mod m20261124_000002_order_rollups;
 mod m20261124_000003_demo_brand;
 mod m20261124_000004_partial_indexes_in_sea_query;
 mod m20261124_000005_order_totals;
+mod m20261125_000006_monthly_rollups;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_demo_brand::Migration),
             Box::new(m20261124_000004_partial_indexes_in_sea_query::Migration),
             Box::new(m20261124_000005_order_totals::Migration),
+            Box::new(m20261125_000006_monthly_rollups::Migration),
         ]
     }
 }

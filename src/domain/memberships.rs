@@ -4,10 +4,33 @@ use sea_orm::{
     QuerySelect, RuntimeErr, Set, SqlErr,
 };
 
+use sea_orm::sea_query::Expr;
+
 use super::money::{Currency, Rate};
 use super::{BrandId, campaigns, creators, text, time};
 use crate::domain::error::{DomainError, DomainResult, Input, Thing, invalid, not_found};
 use entity::{creator, membership};
+
+/// Rule 6, the one place it is written: a campaign shows its current members (not
+/// removed) whose creator is not deleted. Its readers: the member list below, the
+/// Performance table (`performance`), and a campaign's orders, counts and export
+/// (`orders::query::scoped`), which check the two halves where each row is at hand.
+pub mod visible {
+    /// The membership half, on the membership table or alias `m`.
+    pub fn membership(m: &str) -> String {
+        format!("{m}.removed_at IS NULL")
+    }
+
+    /// The creator half, on the member's creator table or alias `c`.
+    pub fn creator(c: &str) -> String {
+        format!("{c}.deleted_at IS NULL")
+    }
+
+    /// Both, for a statement holding a membership as `m` joined to its creator as `c`.
+    pub fn sql(m: &str, c: &str) -> String {
+        format!("{} AND {}", membership(m), creator(c))
+    }
+}
 
 pub struct NewMembership<'a> {
     pub campaign_id: i64,
@@ -221,8 +244,7 @@ pub async fn current_members_of(
         .column_as(creator::Column::CreatedAt, "creator_created_at")
         .inner_join(creator::Entity)
         .filter(membership::Column::CampaignId.is_in(campaign_ids.iter().copied()))
-        .filter(membership::Column::RemovedAt.is_null())
-        .filter(creator::Column::DeletedAt.is_null())
+        .filter(Expr::cust(visible::sql("memberships", "creators")))
         .into_model::<Row>()
         .all(db)
         .await?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::BrandId;
+use super::memberships::visible;
 use super::rollup::push_figures;
 use super::time::TimeRange;
 use crate::db::Sql;
@@ -102,9 +103,9 @@ pub async fn campaigns_rows(
 /// ` FROM … WHERE …` of the campaigns' current members (rule 6) joined to their figures
 /// `f` over the range.
 fn push_members_figures(sql: &mut Sql, brand: BrandId, campaign_ids: &[i64], range: TimeRange) {
-    sql.push(" FROM memberships m JOIN creators c ON c.id = m.creator_id AND c.deleted_at IS NULL LEFT JOIN ");
+    sql.push(" FROM memberships m JOIN creators c ON c.id = m.creator_id LEFT JOIN ");
     push_figures(sql, brand, "creator_id", "campaign_id", campaign_ids, range);
-    sql.push(" f ON f.k = m.creator_id AND f.g = m.campaign_id WHERE m.removed_at IS NULL");
+    sql.push(&format!(" f ON f.k = m.creator_id AND f.g = m.campaign_id WHERE {}", visible::sql("m", "c")));
     sql.and_in("m.campaign_id", campaign_ids.iter().copied());
 }
 

@@ -1,15 +1,18 @@
-//! Rollups: per campaign, creator and UTC day (`order_rollups`), and per campaign and
-//! creator for all time (`order_totals`), the figures of rule 5 summed over orders. Every
-//! change that moves a figure applies its delta to both in the same transaction, so an
-//! aggregate without bounds reads one row per member, a bounded one a handful of rows per
-//! day, and a range adds the partial days at its edges from the orders themselves.
-use sea_orm::ConnectionTrait;
+//! Rollups: per campaign, creator and UTC day (`order_rollups`), per campaign, creator
+//! and UTC calendar month (`order_months`), and per campaign and creator for all time
+//! (`order_totals`), the figures of rule 5 (`entity::figures`) summed over orders. Every
+//! change that moves a figure applies its delta to all three in the same transaction, so
+//! an aggregate without bounds reads one row per member, and a bounded one reads whole
+//! months, at most about two months of days around them, and the orders of the partial
+//! days at its edges.
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::BrandId;
 use super::time::{self, DAY, TimeRange};
 use crate::db::Sql;
 use crate::domain::error::{DomainError, DomainResult};
 use entity::enums::{Approval, OrderStatus};
+use entity::figures;
 
 /// One order's contribution to the figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,14 +27,13 @@ pub struct Contribution {
 impl Contribution {
     /// What an order with this status, amount, approval and commission counts for.
     pub fn of(status: OrderStatus, amount: i64, approval: Approval, commission: i64) -> Contribution {
-        let paid = status == OrderStatus::Paid;
         let approved = approval == Approval::Approved;
         Contribution {
             orders: 1,
-            sales: if paid { amount } else { 0 },
+            sales: figures::sales(status, amount),
             approved: i64::from(approved),
             rejected: i64::from(!approved),
-            earned: if paid && approved { commission } else { 0 },
+            earned: figures::earned(status, approval, commission),
         }
     }
 
@@ -81,59 +83,55 @@ impl Bucket {
 /// overflow, which PostgreSQL would refuse and SQLite would silently turn into a float.
 pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 
-/// Adds `delta` to the bucket's day row and to its all-time row (`order_totals`),
-/// creating them when needed. A delta that would take either row past `BUCKET_CAP`
-/// is refused (the caller's transaction then stores nothing).
+/// The rollup tables, each with its bucket column beside campaign and creator.
+const TABLES: [(&str, Option<&str>); 3] =
+    [("order_rollups", Some("day")), ("order_months", Some("month")), ("order_totals", None)];
+
+/// Adds `delta` to the bucket's day, month and all-time rows, creating them when needed:
+/// one statement on PostgreSQL (one round trip), three on SQLite (in-process). A delta
+/// that would take any row past `BUCKET_CAP` is refused (the caller's transaction then
+/// stores nothing).
 pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> DomainResult<()> {
     if delta == Contribution::default() {
         return Ok(());
     }
-    add(db, "order_rollups", Some(time::day(bucket.ordered_at)), bucket, delta).await?;
-    add(db, "order_totals", None, bucket, delta).await
-}
-
-/// One statement, safe under concurrency on both backends: an upsert that adds to every
-/// column under a guard. Written as SQL: it is one line of SQL and no clearer in
-/// sea-query. `day` is the day's key in `order_rollups`, None for `order_totals`.
-async fn add(
-    db: &impl ConnectionTrait,
-    table: &str,
-    day: Option<i64>,
-    bucket: Bucket,
-    delta: Contribution,
-) -> DomainResult<()> {
-    let day_column = if day.is_some() { ", day" } else { "" };
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO {table} (brand_id, campaign_id, creator_id{day_column}, orders, sales, approved, rejected, earned) VALUES ("
-    ));
-    let mut values: Vec<sea_orm::Value> =
-        vec![bucket.brand_id.into(), bucket.campaign_id.into(), bucket.creator_id.into()];
-    values.extend(day.map(sea_orm::Value::from));
-    values.extend([
-        delta.orders.into(),
-        delta.sales.into(),
-        delta.approved.into(),
-        delta.rejected.into(),
-        delta.earned.into(),
-    ]);
-    let values = sql.bind_list(values);
-    sql.push(&values);
-    sql.push(&format!(
-        ") ON CONFLICT (campaign_id, creator_id{day_column}) DO UPDATE SET \
-         orders = {table}.orders + excluded.orders, sales = {table}.sales + excluded.sales, \
-         approved = {table}.approved + excluded.approved, rejected = {table}.rejected + excluded.rejected, \
-         earned = {table}.earned + excluded.earned \
-         WHERE {table}.sales + excluded.sales <= "
-    ));
-    let cap = sql.bind(BUCKET_CAP);
-    sql.push(&cap).push(&format!(" AND {table}.earned + excluded.earned <= ")).push(&cap);
-    let result = db.execute_raw(sql.build(db.get_database_backend())).await?;
-    if result.rows_affected() == 0 {
-        let span = if day.is_some() { " on one day" } else { "" };
+    let day = time::day(bucket.ordered_at);
+    let keys = [Some(day), Some(figures::month_of_day(day)), None];
+    let backend = db.get_database_backend();
+    let applied = if backend == DbBackend::Postgres {
+        let mut sql = Sql::new("");
+        let values = Values::bind(&mut sql, bucket, delta);
+        let ctes: Vec<String> = TABLES[..2]
+            .iter()
+            .zip(keys)
+            .enumerate()
+            .map(|(i, ((table, column), key))| {
+                format!("t{i} AS ({} RETURNING 1)", upsert(&mut sql, &values, table, column.zip(key)))
+            })
+            .collect();
+        let last = upsert(&mut sql, &values, TABLES[2].0, None);
+        sql.push(&format!(
+            "WITH {} {last} RETURNING CAST((SELECT COUNT(*) FROM t0) + (SELECT COUNT(*) FROM t1) AS BIGINT) AS n",
+            ctes.join(", ")
+        ));
+        let row = db.query_one_raw(sql.build(backend)).await?;
+        row.map(|r| r.try_get::<i64>("", "n")).transpose()? == Some(2)
+    } else {
+        let mut applied = true;
+        for ((table, column), key) in TABLES.iter().zip(keys) {
+            let mut sql = Sql::new("");
+            let values = Values::bind(&mut sql, bucket, delta);
+            let upsert = upsert(&mut sql, &values, table, column.zip(key));
+            sql.push(&upsert);
+            applied &= db.execute_raw(sql.build(backend)).await?.rows_affected() == 1;
+        }
+        applied
+    };
+    if !applied {
         return Err(DomainError::Invalid {
             message: format!(
-                "one creator's sales in one campaign{span} would pass {BUCKET_CAP} minor units, \
-                 more than Tally adds up exactly"
+                "one creator's sales in one campaign would pass {BUCKET_CAP} minor units in a day, a month \
+                 or in all, more than Tally adds up exactly"
             ),
             input: None,
         });
@@ -141,14 +139,52 @@ async fn add(
     Ok(())
 }
 
-/// How a range splits into whole days (read from rollups) and partial edges (read from
-/// orders).
+/// The placeholders of a delta's values, bound once and used by every upsert.
+struct Values {
+    keys: String,
+    figures: String,
+    cap: String,
+}
+
+impl Values {
+    fn bind(sql: &mut Sql, bucket: Bucket, delta: Contribution) -> Values {
+        let keys = sql.bind_list([bucket.brand_id, bucket.campaign_id, bucket.creator_id]);
+        let figures = sql.bind_list([delta.orders, delta.sales, delta.approved, delta.rejected, delta.earned]);
+        let cap = sql.bind(BUCKET_CAP);
+        Values { keys, figures, cap }
+    }
+}
+
+/// An upsert that adds the delta to every column under the cap, safe under concurrency
+/// on both backends. Written as SQL: one line of it, no clearer in sea-query.
+fn upsert(sql: &mut Sql, values: &Values, table: &str, bucket: Option<(&str, i64)>) -> String {
+    let (column, key) = match bucket {
+        Some((column, key)) => (format!(", {column}"), format!(", {}", sql.bind(key))),
+        None => (String::new(), String::new()),
+    };
+    let add = |c: &str| format!("{c} = {table}.{c} + excluded.{c}");
+    format!(
+        "INSERT INTO {table} (brand_id, campaign_id, creator_id{column}, orders, sales, approved, rejected, earned) \
+         VALUES ({keys}{key}, {figures}) ON CONFLICT (campaign_id, creator_id{column}) DO UPDATE SET {} \
+         WHERE {table}.sales + excluded.sales <= {cap} AND {table}.earned + excluded.earned <= {cap}",
+        ["orders", "sales", "approved", "rejected", "earned"].map(add).join(", "),
+        keys = values.keys,
+        figures = values.figures,
+        cap = values.cap,
+    )
+}
+
+/// A half-open stretch of bucket numbers (days, months) or of instants; `None` is unbounded.
+type Span = (Option<i64>, Option<i64>);
+
+/// How a range splits into whole months (read from `order_months`, or `order_totals` for
+/// all of time), whole days around them (`order_rollups`), and partial days at its edges
+/// (read from the orders).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Split {
-    /// Whole days `[first, end)`; `None` when there are none.
-    days: Option<(Option<i64>, Option<i64>)>,
-    /// Partial stretches of orderedAt, half-open.
-    edges: [Option<(Option<i64>, Option<i64>)>; 2],
+    months: Option<Span>,
+    days: [Option<Span>; 2],
+    edges: [Option<Span>; 2],
 }
 
 fn split(range: TimeRange) -> Split {
@@ -157,7 +193,7 @@ fn split(range: TimeRange) -> Split {
     if let (Some(f), Some(e)) = (first, end)
         && f >= e
     {
-        return Split { days: None, edges: [Some((range.from, range.to)), None] };
+        return Split { months: None, days: [None, None], edges: [Some((range.from, range.to)), None] };
     }
     let lower = match (range.from, first) {
         (Some(from), Some(f)) if from < f * DAY => Some((Some(from), Some(f * DAY))),
@@ -167,7 +203,29 @@ fn split(range: TimeRange) -> Split {
         (Some(to), Some(e)) if e * DAY < to => Some((Some(e * DAY), Some(to))),
         _ => None,
     };
-    Split { days: Some((first, end)), edges: [lower, upper] }
+    let edges = [lower, upper];
+    // Whole months: from the first month starting on or after the first whole day, to
+    // the month holding the end day (every month before it ends by then).
+    let first_month = first.map(|f| {
+        let m = figures::month_of_day(f);
+        if figures::first_day_of_month(m) == f { m } else { m + 1 }
+    });
+    let end_month = end.map(figures::month_of_day);
+    if let (Some(a), Some(b)) = (first_month, end_month)
+        && a >= b
+    {
+        return Split { months: None, days: [Some((first, end)), None], edges };
+    }
+    let start = |m: Option<i64>| m.map(figures::first_day_of_month);
+    let days_before = match (first, start(first_month)) {
+        (Some(f), Some(s)) if f < s => Some((Some(f), Some(s))),
+        _ => None,
+    };
+    let days_after = match (start(end_month), end) {
+        (Some(s), Some(e)) if s < e => Some((Some(s), Some(e))),
+        _ => None,
+    };
+    Split { months: Some((first_month, end_month)), days: [days_before, days_after], edges }
 }
 
 /// Pushes a subquery of figure rows keyed `k` by `group` ("creator_id" or
@@ -176,9 +234,7 @@ fn split(range: TimeRange) -> Split {
 pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, values: &[i64], range: TimeRange) {
     let parts = split(range);
     let mut selects = Vec::new();
-    if let Some((first, end)) = parts.days {
-        // Every day: the all-time rows, one per campaign and creator.
-        let table = if first.is_none() && end.is_none() { "order_totals" } else { "order_rollups" };
+    let mut rows = |table: &str, column: &str, (first, end): Span| {
         let mut part = format!(
             "SELECT r.{group} AS k, r.{filter} AS g, r.orders AS orders, r.sales AS sales, r.approved AS approved, \
              r.rejected AS rejected, r.earned AS earned FROM {table} r WHERE r.brand_id = {} AND r.{filter} IN ({})",
@@ -186,20 +242,30 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
             in_list(sql, values)
         );
         if let Some(f) = first {
-            part.push_str(&format!(" AND r.day >= {}", sql.bind(f)));
+            part.push_str(&format!(" AND r.{column} >= {}", sql.bind(f)));
         }
         if let Some(e) = end {
-            part.push_str(&format!(" AND r.day < {}", sql.bind(e)));
+            part.push_str(&format!(" AND r.{column} < {}", sql.bind(e)));
         }
-        selects.push(part);
+        part
+    };
+    match parts.months {
+        // All of time: the all-time rows, one per campaign and creator.
+        Some((None, None)) => selects.push(rows("order_totals", "", (None, None))),
+        Some(months) => selects.push(rows("order_months", "month", months)),
+        None => {}
+    }
+    for days in parts.days.into_iter().flatten() {
+        selects.push(rows("order_rollups", "day", days));
     }
     for (from, to) in parts.edges.into_iter().flatten() {
         let mut part = format!(
-            "SELECT o.{group} AS k, o.{filter} AS g, 1 AS orders, CASE WHEN o.status = 'PAID' THEN o.amount ELSE 0 END AS sales, \
-             CASE WHEN cv.approval = 'APPROVED' THEN 1 ELSE 0 END AS approved, \
-             CASE WHEN cv.approval = 'REJECTED' THEN 1 ELSE 0 END AS rejected, \
-             CASE WHEN cv.approval = 'APPROVED' AND o.status = 'PAID' THEN cv.commission ELSE 0 END AS earned \
-             FROM orders o JOIN conversions cv ON cv.order_id = o.id WHERE o.brand_id = {} AND o.{filter} IN ({})",
+            "SELECT o.{group} AS k, o.{filter} AS g, 1 AS orders, {} AS sales, {} AS approved, {} AS rejected, \
+             {} AS earned FROM orders o JOIN conversions cv ON cv.order_id = o.id WHERE o.brand_id = {} AND o.{filter} IN ({})",
+            figures::sales_sql("o"),
+            figures::approved_sql("cv"),
+            figures::rejected_sql("cv"),
+            figures::earned_sql("o", "cv"),
             sql.bind(brand.0),
             in_list(sql, values)
         );
@@ -234,28 +300,91 @@ mod tests {
     }
 
     #[test]
-    fn ranges_split_into_whole_days_and_partial_edges() {
-        assert_eq!(split(range(None, None)), Split { days: Some((None, None)), edges: [None, None] });
-        // Aligned on midnights: days only.
+    fn ranges_split_into_whole_months_whole_days_and_partial_edges() {
+        let none = [None, None];
+        assert_eq!(split(range(None, None)), Split { months: Some((None, None)), days: none, edges: none });
+        // Aligned on midnights within one month: days only.
         assert_eq!(
             split(range(Some(2 * DAY), Some(5 * DAY))),
-            Split { days: Some((Some(2), Some(5))), edges: [None, None] }
+            Split { months: None, days: [Some((Some(2), Some(5))), None], edges: none }
         );
         // Unaligned: whole days 3 and 4, plus the edges.
         let r = range(Some(2 * DAY + 5), Some(5 * DAY + 7));
         assert_eq!(
             split(r),
             Split {
-                days: Some((Some(3), Some(5))),
+                months: None,
+                days: [Some((Some(3), Some(5))), None],
                 edges: [Some((Some(2 * DAY + 5), Some(3 * DAY))), Some((Some(5 * DAY), Some(5 * DAY + 7)))]
             }
         );
         // Within one day: orders only.
         let r = range(Some(2 * DAY + 5), Some(2 * DAY + 9));
-        assert_eq!(split(r), Split { days: None, edges: [Some((Some(2 * DAY + 5), Some(2 * DAY + 9))), None] });
+        assert_eq!(
+            split(r),
+            Split { months: None, days: none, edges: [Some((Some(2 * DAY + 5), Some(2 * DAY + 9))), None] }
+        );
+        // 2026-03-03T10:00Z to 2026-05-10T09:30Z: April whole, March 4–31 and May 1–9 as days.
+        let (march, april, may) = (20_513, 20_544, 20_574);
+        let r = range(Some((march + 2) * DAY + 36_000_000), Some((may + 9) * DAY + 34_200_000));
+        let april_month = 2026 * 12 + 3;
+        assert_eq!(
+            split(r),
+            Split {
+                months: Some((Some(april_month), Some(april_month + 1))),
+                days: [Some((Some(march + 3), Some(april))), Some((Some(may), Some(may + 9)))],
+                edges: [Some((r.from, Some((march + 3) * DAY))), Some((Some((may + 9) * DAY), r.to))]
+            }
+        );
         // Open ends.
-        assert_eq!(split(range(Some(DAY + 1), None)).edges[0], Some((Some(DAY + 1), Some(2 * DAY))));
-        assert_eq!(split(range(None, Some(DAY + 1))).days, Some((None, Some(1))));
+        let r = split(range(Some(DAY + 1), None));
+        assert_eq!(r.edges, [Some((Some(DAY + 1), Some(2 * DAY))), None]);
+        assert_eq!(r.months, Some((Some(1970 * 12 + 1), None)));
+        assert_eq!(r.days, [Some((Some(2), Some(31))), None]);
+        let r = split(range(None, Some(DAY + 1)));
+        assert_eq!(r.months, Some((None, Some(1970 * 12))));
+        assert_eq!(r.days, [None, Some((Some(0), Some(1)))]);
+    }
+
+    /// The parts of a split, as instants: they tile the range exactly, and the days
+    /// read from the daily rows stay within about two months.
+    #[test]
+    fn every_split_tiles_its_range() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let start = 20_000 * DAY;
+        for _ in 0..20_000 {
+            let from = start + rng.gen_range(0..800 * DAY);
+            let to = from + rng.gen_range(0..500 * DAY);
+            let mut snap = |t: i64| if rng.gen_bool(0.3) { t.div_euclid(DAY) * DAY } else { t };
+            let (from, to) = (snap(from), snap(to));
+            for (from, to) in [(Some(from), Some(to)), (Some(from), None), (None, Some(to)), (None, None)] {
+                let parts = split(range(from, to));
+                let mut pieces: Vec<Span> = Vec::new();
+                let day_ms = |d: Option<i64>| d.map(|d| d * DAY);
+                if let Some((a, b)) = parts.months {
+                    let ms = |m: Option<i64>| m.map(|m| figures::first_day_of_month(m) * DAY);
+                    pieces.push((ms(a), ms(b)));
+                }
+                for (a, b) in parts.days.into_iter().flatten() {
+                    assert!(b.unwrap() - a.unwrap() <= 31 || parts.months.is_none(), "{from:?} {to:?}");
+                    assert!(b.unwrap() - a.unwrap() <= 62);
+                    pieces.push((day_ms(a), day_ms(b)));
+                }
+                pieces.extend(parts.edges.into_iter().flatten());
+                pieces.retain(|(a, b)| !matches!((a, b), (Some(a), Some(b)) if a >= b));
+                pieces.sort_by_key(|(a, _)| a.unwrap_or(i64::MIN));
+                if from.zip(to).is_some_and(|(f, t)| f >= t) {
+                    assert!(pieces.iter().all(|(a, b)| a >= b), "{from:?} {to:?}");
+                    continue;
+                }
+                assert_eq!(pieces.first().unwrap().0, from, "{from:?} {to:?} {parts:?}");
+                assert_eq!(pieces.last().unwrap().1, to, "{from:?} {to:?} {parts:?}");
+                for pair in pieces.windows(2) {
+                    assert_eq!(pair[0].1, pair[1].0, "{from:?} {to:?} {parts:?}");
+                }
+            }
+        }
     }
 
     #[test]

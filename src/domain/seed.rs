@@ -192,7 +192,7 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
         // Fresh statistics, so the first queries plan as they will once autovacuum has run.
         db.execute_unprepared(
             "ANALYZE creators, campaigns, memberships, orders, conversions, order_events, events, \
-             conversion_reviews, order_rollups, order_totals",
+             conversion_reviews, order_rollups, order_months, order_totals",
         )
         .await?;
     }
@@ -740,14 +740,21 @@ async fn write(
             }
         }
     }
-    // The all-time rows: each day's figures summed, created with the first of its days.
+    // The monthly and all-time rows: each day's figures summed, created with the first of
+    // their days.
+    let mut months: HashMap<[i64; 3], (u64, Contribution)> = HashMap::new();
     let mut totals: HashMap<[i64; 2], (u64, Contribution)> = HashMap::new();
-    for ([campaign, creator, _], (created, f)) in &rollups {
+    for ([campaign, creator, day], (created, f)) in &rollups {
+        let month = entity::figures::month_of_day(*day);
+        let entry = months.entry([*campaign, *creator, month]).or_insert((*created, Contribution::default()));
+        entry.0 = entry.0.min(*created);
+        entry.1 = entry.1.plus(*f);
         let entry = totals.entry([*campaign, *creator]).or_insert((*created, Contribution::default()));
         entry.0 = entry.0.min(*created);
         entry.1 = entry.1.plus(*f);
     }
     let rollup_rows = figures(db, brand, "order_rollups", ["campaign_id", "creator_id", "day"], rollups).await?;
+    figures(db, brand, "order_months", ["campaign_id", "creator_id", "month"], months).await?;
     figures(db, brand, "order_totals", ["campaign_id", "creator_id"], totals).await?;
     for ids in [&order_ids, &conversion_ids, &journal.history_ids, &journal.event_ids, &review_ids] {
         ids.finish(db).await?;
@@ -761,7 +768,7 @@ async fn write(
     })
 }
 
-/// Writes rollup rows to `table` (`order_rollups` or `order_totals`), each keyed by the
+/// Writes rollup rows to `table` (`order_rollups`, `order_months` or `order_totals`), each keyed by the
 /// brand and `keys`, in the order the write path would have created them (by the arrival
 /// that created each); returns how many.
 async fn figures<const K: usize>(

@@ -1,6 +1,6 @@
 //! Orders as CSV rows: each with its campaign's and creator's names and its conversion.
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait};
 
 use super::OrderStatus;
@@ -40,10 +40,8 @@ pub async fn export_page(
     after: Option<OrderCursor>,
     limit: u64,
 ) -> DomainResult<Vec<ExportRow>> {
-    let approved = Expr::col((conversion::Entity, conversion::Column::Approval)).eq(Approval::Approved);
-    let paid = Expr::col((order::Entity, order::Column::Status)).eq(OrderStatus::Paid);
-    let earned = Expr::case(approved.and(paid), Expr::col((conversion::Entity, conversion::Column::Commission)))
-        .finally(Expr::val(0i64));
+    // Rule 5 as the aggregates read it; sea-query writes the tables under their own names.
+    let earned = Expr::cust(entity::figures::earned_sql("orders", "conversions"));
     let select = order::Entity::find()
         .select_only()
         .columns([order::Column::Id, order::Column::ExternalId])
@@ -58,7 +56,7 @@ pub async fn export_page(
             order::Column::Currency,
         ])
         .column_as(Expr::col((conversion::Entity, conversion::Column::Approval)), "approval")
-        .column_as(Expr::Case(Box::new(earned)), "earned")
+        .column_as(earned, "earned")
         .join(JoinType::InnerJoin, order::Relation::Campaign.def())
         .join(JoinType::InnerJoin, order::Relation::Creator.def())
         .join(JoinType::InnerJoin, order::Relation::Conversion.def())

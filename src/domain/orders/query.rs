@@ -10,6 +10,7 @@ use super::OrderStatus;
 use crate::db;
 use crate::domain::BrandId;
 use crate::domain::error::DomainResult;
+use crate::domain::memberships::visible;
 use crate::domain::performance;
 use crate::domain::time::{Millis, TimeRange};
 use entity::{conversion, creator, membership, order};
@@ -50,14 +51,15 @@ pub struct OrderCursor {
 pub(super) fn scoped(brand: BrandId, scope: Scope, filter: &OrderFilter, creator_joined: bool) -> Condition {
     let mut condition = Condition::all().add(order::Column::BrandId.eq(brand.0));
     if let Scope::Campaign(campaign_id) = scope {
-        // Rule 6: current members only. A list subquery, evaluated once, not per row.
+        // Rule 6 (`memberships::visible`): current members only. A list subquery,
+        // evaluated once, not per row.
         let mut current = Query::select()
             .column((membership::Entity, membership::Column::CreatorId))
             .from(membership::Entity)
             .and_where(Expr::col((membership::Entity, membership::Column::CampaignId)).eq(campaign_id))
-            .and_where(Expr::col((membership::Entity, membership::Column::RemovedAt)).is_null())
+            .and_where(Expr::cust(visible::membership("memberships")))
             .to_owned();
-        let not_deleted = Expr::col((creator::Entity, creator::Column::DeletedAt)).is_null();
+        let not_deleted = Expr::cust(visible::creator("creators"));
         if creator_joined {
             condition = condition.add(not_deleted);
         } else {
@@ -296,12 +298,13 @@ mod tests {
             assert!(sql.contains(r#""orders"."creator_id" IN (SELECT"#), "{sql}");
             assert!(sql.contains(r#""orders"."status" IN ('PAID')"#), "each status once: {sql}");
             assert!(sql.ends_with(r#"ORDER BY "orders"."ordered_at" DESC, "orders"."id" DESC LIMIT 101"#), "{sql}");
-            assert!(sql.contains(r#"INNER JOIN "creators""#) && sql.contains(r#""creators"."deleted_at" IS NULL"#));
+            assert!(sql.contains(r#"INNER JOIN "creators""#) && sql.contains("creators.deleted_at IS NULL"), "{sql}");
+            assert!(sql.contains("memberships.removed_at IS NULL"), "{sql}");
             // With the creator joined, its row says whether it is deleted: no second look-up.
             let joined = order::Entity::find().filter(scoped(BrandId(1), Scope::Campaign(2), &filter, true));
             let sql = joined.build(backend).to_string();
             assert!(!sql.contains("INNER JOIN"), "{sql}");
-            assert!(sql.contains(r#"AND "creators"."deleted_at" IS NULL"#), "{sql}");
+            assert!(sql.contains("AND (creators.deleted_at IS NULL)"), "{sql}");
         }
     }
 }

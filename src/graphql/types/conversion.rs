@@ -28,8 +28,7 @@ impl Conversion {
     /// The commission when approved and the order is paid, else 0.
     async fn earned_commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
         let order = loader(ctx).load_one(OrderKey(self.0.order_id)).await?.ok_or_else(|| missing("order"))?;
-        let earned = self.0.approval == entity::enums::Approval::Approved && order.status == orders::OrderStatus::Paid;
-        Ok(caller(ctx).money(if earned { self.0.commission } else { 0 }))
+        Ok(caller(ctx).money(entity::figures::earned(order.status, self.0.approval, self.0.commission)))
     }
     async fn approval(&self) -> ConversionApproval {
         self.0.approval.into()
