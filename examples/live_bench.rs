@@ -12,16 +12,16 @@
 //!
 //! cargo build --release --bins --examples
 //! target/release/examples/live_bench --subscribers 19000 --rate 5 --secs 30 [--backend sqlite] [--replicas 2]
+mod common;
+
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{Server, client_cpu, gql, percentile, usage};
 use futures_util::{SinkExt, StreamExt};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -52,69 +52,6 @@ fn args() -> Args {
         }
     }
     args
-}
-
-/// One `tally serve` process.
-struct Server {
-    child: tokio::process::Child,
-    url: String,
-    addr: String,
-}
-
-async fn serve(database_url: &str, addr: &str) -> anyhow::Result<Server> {
-    let binary = std::env::current_exe()?.parent().unwrap().parent().unwrap().join("tally");
-    let mut child = tokio::process::Command::new(binary)
-        .args(["serve", "--addr", addr, "--rate-limit", "0", "--max-sockets-per-key", "20000"])
-        .args(["--max-awaiting-init", "20000"])
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("tally serve exited"))?;
-        if let Some(rest) = line.strip_prefix("Tally listening on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
-    let addr = url.trim_start_matches("http://").to_string();
-    Ok(Server { child, url, addr })
-}
-
-/// The process's resident memory (MiB) and CPU time so far (seconds).
-fn usage(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    (rss_kib / 1024.0, ticks / 100.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn gql(http: &reqwest::Client, url: &str, key: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
-    let answer: Value = http
-        .post(format!("{url}/graphql"))
-        .bearer_auth(key)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    anyhow::ensure!(answer.get("errors").is_none(), "{answer}");
-    Ok(answer["data"].clone())
 }
 
 /// A brand with one campaign and one member whose coupon every order carries.
@@ -321,8 +258,13 @@ async fn subscriber(shared: Arc<Shared>, mut at: usize, received: Arc<Mutex<Rece
     }
 }
 
-fn client_cpu() -> f64 {
-    usage(std::process::id()).1
+async fn serve(database_url: &str, addr: &str) -> anyhow::Result<Server> {
+    common::serve(
+        database_url,
+        addr,
+        &["--rate-limit", "0", "--max-sockets-per-key", "20000", "--max-awaiting-init", "20000"],
+    )
+    .await
 }
 
 #[tokio::main]
@@ -332,21 +274,7 @@ async fn main() -> anyhow::Result<()> {
         Ok(files) => eprintln!("load client open-file limit: {files}"),
         Err(err) => eprintln!("could not raise the open-file limit: {err}"),
     }
-    let database_url = match args.backend.as_str() {
-        "postgres" => {
-            let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
-            admin.execute_unprepared("DROP DATABASE IF EXISTS tally_live_bench WITH (FORCE)").await?;
-            admin.execute_unprepared("CREATE DATABASE tally_live_bench").await?;
-            "postgres://postgres@127.0.0.1:5432/tally_live_bench".to_string()
-        }
-        _ => {
-            let path = std::env::temp_dir().join("tally_live_bench.db");
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-    };
+    let database_url = common::fresh_database(&args.backend, "tally_live_bench").await?;
     let mut servers = Vec::new();
     for _ in 0..args.replicas {
         servers.push(serve(&database_url, "127.0.0.1:0").await?);

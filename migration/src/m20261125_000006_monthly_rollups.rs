@@ -1,17 +1,39 @@
 //! Figures per campaign, creator and UTC calendar month (`order_months`), beside the daily
 //! and all-time ones and maintained in the same transaction as every change, so a range
 //! reads whole months from here, at most about two months of days from `order_rollups`,
-//! and the orders of two partial days. The daily rows are re-keyed (campaign, day,
-//! creator): a campaign's days in a range are then one stretch of the index instead of
-//! one stretch per member. Backfilled from the orders with the rule of
-//! `entity::figures`.
+//! and the orders of two partial days. The daily and monthly rows are keyed (campaign,
+//! bucket, creator), so a campaign's days or months in a range are one stretch of one
+//! index, and that index covers the figures: on PostgreSQL the unique index carries them
+//! (`INCLUDE`), on SQLite a second index holds keys and figures. A range then reads no
+//! table rows at all (a month of a 100-member campaign: 1,500 rows on 1,268 pages
+//! before). Backfilled from the orders with the rule of `entity::figures`.
 use entity::figures;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+/// What a range reads beside the keys: the brand (checked by every reader) and the figures.
+const COVERED: [&str; 6] = ["brand_id", "orders", "sales", "approved", "rejected", "earned"];
+
+/// The unique (campaign, bucket, creator) index of a rollup table, covering `COVERED`: on
+/// PostgreSQL as its `INCLUDE` columns, on SQLite (which has no `INCLUDE`) as a second
+/// index of keys and figures.
+async fn bucket_index(manager: &SchemaManager<'_>, table: &str, bucket: &'static str) -> Result<(), DbErr> {
+    let keys = ["campaign_id", bucket, "creator_id"];
+    let mut unique = index(&format!("ux_{table}_bucket"), table, &keys, true);
+    if manager.get_database_backend() == DbBackend::Postgres {
+        for col in COVERED {
+            unique.include(col);
+        }
+        return manager.create_index(unique).await;
+    }
+    manager.create_index(unique).await?;
+    let covering: Vec<&'static str> = keys.into_iter().chain(COVERED).collect();
+    manager.create_index(index(&format!("ix_{table}_covering"), table, &covering, false)).await
+}
 
 fn index(name: &str, table: &str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
     let mut index = Index::create();
@@ -52,26 +74,24 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
+        bucket_index(manager, "order_months", "month").await?;
         for statement in [
-            index("ux_order_months_bucket", "order_months", &["campaign_id", "month", "creator_id"], true),
             index("ix_order_months_brand", "order_months", &["brand_id", "month"], false),
             index("ix_order_months_creator", "order_months", &["creator_id", "month"], false),
         ] {
             manager.create_index(statement).await?;
         }
         manager.drop_index(Index::drop().name("ux_order_rollups_bucket").table("order_rollups").to_owned()).await?;
-        manager
-            .create_index(index(
-                "ux_order_rollups_bucket",
-                "order_rollups",
-                &["campaign_id", "day", "creator_id"],
-                true,
-            ))
-            .await?;
+        bucket_index(manager, "order_rollups", "day").await?;
         backfill(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            manager
+                .drop_index(Index::drop().name("ix_order_rollups_covering").table("order_rollups").to_owned())
+                .await?;
+        }
         manager.drop_index(Index::drop().name("ux_order_rollups_bucket").table("order_rollups").to_owned()).await?;
         manager
             .create_index(index(

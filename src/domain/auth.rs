@@ -109,6 +109,8 @@ async fn revoke(db: &DatabaseConnection, which: sea_orm::sea_query::SimpleExpr) 
         outbox::append(&txn, brand, 0, EventKind::KeysRevoked, &KeysRevoked { key_ids }).await?;
     }
     txn.commit().await?;
+    // Every replica closes the keys' sockets as soon as it reads this.
+    outbox::wake_replicas(db).await?;
     Ok(ids.len() as u64)
 }
 

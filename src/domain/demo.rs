@@ -124,13 +124,13 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<String> {
             referral_code: if by_link { m.affiliate_code.clone() } else { None },
             source: "demo".to_string(),
         };
-        orders::record(db, brand, &event).await?;
+        orders::record(db, brand, currency, &event).await?;
         let roll: f64 = rng.r#gen();
         let later = OrderEvent { occurred_at: ordered_at + rng.gen_range(1..10) * day, ..event };
         if roll < 0.08 {
-            orders::record(db, brand, &OrderEvent { status: OrderStatus::Refunded, ..later }).await?;
+            orders::record(db, brand, currency, &OrderEvent { status: OrderStatus::Refunded, ..later }).await?;
         } else if roll < 0.15 {
-            orders::record(db, brand, &OrderEvent { status: OrderStatus::Canceled, ..later }).await?;
+            orders::record(db, brand, currency, &OrderEvent { status: OrderStatus::Canceled, ..later }).await?;
         }
     }
 

@@ -8,7 +8,7 @@ use crate::domain::error::DomainResult;
 use entity::enums::{Approval, EventKind, OrderStatus};
 use entity::event;
 
-/// The PostgreSQL NOTIFY channel; payloads carry only the brand id.
+/// The PostgreSQL NOTIFY channel; its notifications carry nothing but the wake-up.
 pub const CHANNEL: &str = "tally_events";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct KeysRevoked {
     pub key_ids: Vec<i64>,
 }
 
+/// Writes an event in the caller's transaction. Announce it after the commit
+/// (`events::Bus::announce` in a server, `wake_replicas` elsewhere), never inside it.
 pub async fn append(
     db: &impl ConnectionTrait,
     brand_id: i64,
@@ -53,20 +55,17 @@ pub async fn append(
     }
     .insert(db)
     .await?;
-    notify(db, brand_id).await
+    Ok(())
 }
 
-/// Wakes every replica's bus for the brand (PostgreSQL only, and only if and when the
-/// transaction commits); SQLite's buses poll.
-pub async fn notify(db: &impl ConnectionTrait, brand_id: i64) -> DomainResult<()> {
+/// Wakes every replica's bus to read the outbox (PostgreSQL; SQLite's buses poll). Sent
+/// on its own, after the commit of the events it announces: a transaction that notifies
+/// takes PostgreSQL's one notification lock at its commit, so all such commits queue.
+pub async fn wake_replicas(db: &impl ConnectionTrait) -> DomainResult<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        // Delivered by PostgreSQL only if and when this transaction commits. A function
-        // call, so SQL.
-        let stmt = sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), brand_id.to_string().into()],
-        );
+        // A function call, so SQL.
+        let stmt =
+            sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, '')", [CHANNEL.into()]);
         db.execute_raw(stmt).await?;
     }
     Ok(())

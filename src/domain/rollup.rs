@@ -283,7 +283,16 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
                 .into(),
         );
     }
-    sql.push("(").push(&selects.join(" UNION ALL ")).push(")");
+    // Summed per (k, g) before anything joins it: a member's rows are added up once,
+    // instead of every member being matched against every row of the range. The sums
+    // stay in 64 bits: a (creator, campaign) pair's figures over a range are part of its
+    // all-time ones, which `BUCKET_CAP` bounds, and a coarser k is summed so by its reader too.
+    let sum = |c: &str| format!("CAST(SUM(u.{c}) AS BIGINT) AS {c}");
+    sql.push(&format!(
+        "(SELECT u.k AS k, u.g AS g, {} FROM ({}) u GROUP BY u.k, u.g)",
+        ["orders", "sales", "approved", "rejected", "earned"].map(sum).join(", "),
+        selects.join(" UNION ALL ")
+    ));
 }
 
 /// The inside of `IN (…)`; `NULL` (matching nothing) for no values.

@@ -185,8 +185,8 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
     let members = community(&txn, brand, currency, options, &mut rng).await?;
     let plan = plan(&members, options, currency, now, &mut rng);
     let counts = write(&txn, brand, currency, &members, &plan, now).await?;
-    outbox::notify(&txn, brand.0).await?;
     txn.commit().await?;
+    outbox::wake_replicas(db).await?;
     crate::db::checkpoint(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Fresh statistics, so the first queries plan as they will once autovacuum has run.

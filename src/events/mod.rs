@@ -1,8 +1,10 @@
 //! The event bus. Changes are announced by outbox rows (`events`) written in the change's
 //! transaction; one poller per process reads them in sequence order and fans them out
 //! in memory to every subscriber of this process. A local commit kicks the poller; on
-//! PostgreSQL, NOTIFY from other replicas kicks it too, and a periodic poll covers a lost
-//! notification. Sequence numbers committed out of order are caught by tracking gaps, and
+//! PostgreSQL it also wakes the other replicas with a NOTIFY sent after the commit, at
+//! most one per process every `NOTIFY_EVERY` (never inside a write transaction, whose
+//! commit would then queue behind every other notifying commit on PostgreSQL's one
+//! notification lock), and a periodic poll covers a lost notification. Sequence numbers committed out of order are caught by tracking gaps, and
 //! every event is published with the bus's `Position` after it: a subscriber's cursor.
 mod position;
 
@@ -37,6 +39,8 @@ pub const CURSOR_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// then pruned by whichever replica gets there first.
 const RETAIN: Duration = Duration::from_secs(8 * 24 * 3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Announcements within this long of a NOTIFY share the next one.
+const NOTIFY_EVERY: Duration = Duration::from_millis(5);
 
 #[derive(Clone)]
 pub struct Bus {
@@ -46,6 +50,8 @@ pub struct Bus {
 struct Inner {
     tx: broadcast::Sender<Arc<Published>>,
     kick: Notify,
+    /// Set by a commit with events; taken by the replica notifier (PostgreSQL).
+    wake_replicas: Notify,
     /// Where the poller stands; locked while it publishes, so a new reader's starting
     /// position and its first event agree.
     position: std::sync::Mutex<Position>,
@@ -58,21 +64,36 @@ impl Bus {
         let (tx, _) = broadcast::channel(BUFFER);
         let last = event::Entity::find().order_by_desc(event::Column::Id).one(&db).await?.map(|e| e.id).unwrap_or(0);
         let start = Position { high: last, gaps: Default::default(), at: crate::domain::time::now() };
-        let bus = Bus { inner: Arc::new(Inner { tx, kick: Notify::new(), position: std::sync::Mutex::new(start) }) };
+        let bus = Bus {
+            inner: Arc::new(Inner {
+                tx,
+                kick: Notify::new(),
+                wake_replicas: Notify::new(),
+                position: std::sync::Mutex::new(start),
+            }),
+        };
         // Another process's commits (`tally key revoke`, another replica) are seen within
         // this long even if a notification is lost or the backend has none (SQLite).
         let poll_every = Duration::from_millis(500);
         if db.get_database_backend() == DbBackend::Postgres {
             listen(db.clone(), bus.clone());
+            notify_replicas(db.clone(), &bus);
         }
         let poller = bus.clone();
         tokio::spawn(async move { poller.run(db, last, poll_every).await });
         Ok(bus)
     }
 
-    /// Asks the poller to read the outbox now (after a local commit).
+    /// Asks this process's poller to read the outbox now.
     pub fn kick(&self) {
         self.inner.kick.notify_one();
+    }
+
+    /// After a commit that wrote events: this process reads them now, and the other
+    /// replicas are woken by the next coalesced NOTIFY.
+    pub fn announce(&self) {
+        self.inner.kick.notify_one();
+        self.inner.wake_replicas.notify_one();
     }
 
     /// The events published from now on, and the position the bus had reached before them.
@@ -204,6 +225,28 @@ fn listen(db: DatabaseConnection, bus: Bus) {
                 Err(err) => tracing::warn!(error = %err, "cannot open the LISTEN connection"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// One task per process sends the NOTIFY that wakes the other replicas: one for every
+/// announcement made while it waited, then a pause of `NOTIFY_EVERY` (a `Notify` keeps one
+/// permit, so the announcements of the pause share the next NOTIFY).
+fn notify_replicas(db: DatabaseConnection, bus: &Bus) {
+    let weak = Arc::downgrade(&bus.inner);
+    tokio::spawn(async move {
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            // Woken by an announcement, or now and then to see whether the bus is gone.
+            let announced = tokio::time::timeout(Duration::from_secs(1), inner.wake_replicas.notified()).await;
+            drop(inner);
+            if announced.is_err() {
+                continue;
+            }
+            if let Err(err) = crate::domain::outbox::wake_replicas(&db).await {
+                tracing::warn!(error = %err, "NOTIFY failed; the other replicas will poll");
+            }
+            tokio::time::sleep(NOTIFY_EVERY).await;
         }
     });
 }

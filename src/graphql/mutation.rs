@@ -70,7 +70,7 @@ fn admin<'a>(ctx: &Context<'a>) -> AppResult<&'a Caller> {
 /// now instead of at its next poll.
 fn announce(ctx: &Context<'_>) {
     if let Some(events) = ctx.data_opt::<crate::events::Bus>() {
-        events.kick();
+        events.announce();
     }
 }
 
@@ -169,7 +169,7 @@ impl Mutation {
             referral_code: input.referral_code,
         };
         let event = OrderEvent::parse(&raw, r.currency, "graphql")?;
-        let recorded = orders::record(&r.db, r.brand_id(), &event).await?;
+        let recorded = orders::record(&r.db, r.brand_id(), r.currency, &event).await?;
         if recorded.announced {
             announce(ctx);
         }

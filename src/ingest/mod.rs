@@ -84,9 +84,9 @@ pub fn decimal_text(raw: &RawValue) -> Option<String> {
 
 /// Records the event and answers `{"attributed", "orderId"}`.
 async fn record(state: &AppState, brand: &brand::Model, event: &OrderEvent) -> AppResult<serde_json::Value> {
-    let recorded = orders::record(&state.db, BrandId(brand.id), event).await?;
+    let recorded = orders::record(&state.db, BrandId(brand.id), brands::currency(brand)?, event).await?;
     if recorded.announced {
-        state.bus.kick();
+        state.bus.announce();
     }
     Ok(match recorded.order {
         Some(order) => serde_json::json!({ "attributed": true, "orderId": ids::encode(Kind::Order, order.id) }),

@@ -8,19 +8,23 @@ use sea_orm::{
 };
 
 use super::{Attribution, OrderEvent, OrderStatus, Recorded, precedence};
+use crate::domain::BrandId;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::{self, Currency, Rate};
 use crate::domain::outbox::{self, OrderStatusChanged};
 use crate::domain::rollup::{self, Bucket, Contribution};
 use crate::domain::time::{self, Millis};
-use crate::domain::{BrandId, brands};
 use entity::enums::{Approval, EventKind};
 use entity::{conversion, membership, order, order_event};
 
-/// Attributes, stores and applies one order event, all in one transaction.
-pub async fn record(db: &DatabaseConnection, brand: BrandId, event: &OrderEvent) -> DomainResult<Recorded> {
-    let brand_row = brands::get(db, brand).await?;
-    let currency = brands::currency(&brand_row)?;
+/// Attributes, stores and applies one order event of a brand whose currency is
+/// `currency`, all in one transaction.
+pub async fn record(
+    db: &DatabaseConnection,
+    brand: BrandId,
+    currency: Currency,
+    event: &OrderEvent,
+) -> DomainResult<Recorded> {
     let txn = db.begin().await?;
     let outcome = match find_for_update(&txn, brand, &event.external_id).await? {
         Some(existing) => apply_status(&txn, existing, event).await?,
