@@ -372,6 +372,46 @@ async fn a_partial_refund_lowers_sales_but_not_the_pinned_commission(backend: Ba
     assert_eq!(d["dashboard"], json!({"totalSales": "50.00", "commission": "8.00"}));
 }
 
+/// Webhooks arriving together end as if each came alone: on SQLite the events waiting
+/// for the writer are committed together, each webhook answered after that commit, and
+/// one that fails (here, an order past what Tally adds up exactly) fails alone, with
+/// nothing of it kept and everything of the others.
+async fn webhooks_arriving_together_each_end_as_if_alone(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    let brand = app.brand("Acme").await;
+    let campaign = app.create_campaign(&brand, "Launch", "10").await;
+    let (ana, bo) = (app.create_creator(&brand, "Ana").await, app.create_creator(&brand, "Bo").await);
+    app.add_member(&brand, &campaign, &ana, Some("ANA"), None).await;
+    app.add_member(&brand, &campaign, &bo, Some("BO"), None).await;
+    let body = |id: &str, coupon: &str| {
+        serde_json::to_vec(&json!({"externalId": id, "amount": "10.00", "currency": "USD", "status": "PAID",
+            "occurredAt": "2026-03-03T10:00:00Z", "couponCode": coupon}))
+        .unwrap()
+    };
+    assert_eq!(app.signed(&brand, &body("ana-1", "ANA")).await.status, 200);
+    // Ana's day (the only rollup row so far) is 5 minor units short of the cap.
+    let near = tally::domain::rollup::BUCKET_CAP - 5;
+    app.state.db.execute_unprepared(&format!("UPDATE order_rollups SET sales = {near}")).await.unwrap();
+    let bodies: Vec<Vec<u8>> =
+        (0..40).map(|i| if i == 20 { body("ana-2", "ANA") } else { body(&format!("bo-{i}"), "BO") }).collect();
+    let deliveries = futures_util::future::join_all(bodies.iter().map(|b| app.signed(&brand, b))).await;
+    for (i, d) in deliveries.iter().enumerate() {
+        if i == 20 {
+            assert_eq!((d.status, &d.body["error"]["code"]), (400, &json!("BAD_USER_INPUT")), "{}", d.body);
+        } else {
+            assert_eq!((d.status, &d.body["attributed"]), (200, &json!(true)), "{}", d.body);
+        }
+    }
+    assert_eq!(app.order_count(&brand).await, 40);
+    let q = "query($c: ID!) { campaign(id: $c) { performance { rows { creator { name } orders sales } } } }";
+    let d = app.data(&brand.key, q, json!({"c": campaign})).await;
+    assert_eq!(
+        d["campaign"]["performance"]["rows"],
+        json!([{"creator": {"name": "Ana"}, "orders": 1, "sales": "10.00"}, {"creator": {"name": "Bo"}, "orders": 39, "sales": "390.00"}])
+    );
+}
+
 on_both_backends!(
     a_partial_refund_lowers_sales_but_not_the_pinned_commission,
     a_paid_shopify_order_with_a_coupon_becomes_an_order_and_an_approved_conversion,
@@ -385,4 +425,5 @@ on_both_backends!(
     bad_webhooks_answer_clearly_and_store_nothing,
     amounts_sent_as_json_numbers_are_parsed_exactly,
     the_orders_connection_filters_and_pages_newest_first,
+    webhooks_arriving_together_each_end_as_if_alone,
 );

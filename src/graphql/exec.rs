@@ -151,7 +151,7 @@ async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Respo
     let (loader, rx) = request_loader(&caller);
     loader.enable_all_cache(query);
     let operation = request.operation_name.clone();
-    let request = request.data(loader).data(caller).data(state.bus.clone());
+    let request = request.data(loader).data(caller).data(state.bus.clone()).data(state.writer.clone());
     let mut response = drive(state.schema.execute(request), rx).await;
     super::field_order::reorder(&document, operation.as_deref(), &mut response.data);
     coded(response)

@@ -25,6 +25,8 @@ pub struct AppState {
     pub documents: Arc<exec::Documents>,
     pub throttle: Arc<Throttle>,
     pub bus: Bus,
+    /// Where order events are recorded (group commit on SQLite).
+    pub writer: crate::domain::orders::Writer,
     /// API keys seen in the last few seconds.
     pub keys: KeyCache,
     /// Live subscriptions, grouped so that each event is executed once per group.
@@ -49,6 +51,7 @@ impl AppState {
         let read_db = db::read_pool(&db, database_url, &statements).await?;
         let live_db = db::live_pool(&db, &read_db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
+        let writer = crate::domain::orders::Writer::start(db.clone());
         let keys = KeyCache::start(&bus);
         let schema = build_schema();
         let sockets = Sockets::default();
@@ -73,6 +76,7 @@ impl AppState {
             throttle,
             db,
             bus,
+            writer,
             keys,
             hub,
             sockets,

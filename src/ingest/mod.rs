@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use serde_json::value::RawValue;
 use sha2::Sha256;
 
-use crate::domain::orders::{self, OrderEvent};
+use crate::domain::orders::OrderEvent;
 use crate::domain::{BrandId, brands};
 use crate::error::{AppError, AppResult};
 use crate::http::state::AppState;
@@ -38,7 +38,8 @@ async fn verified(
 ) -> AppResult<(brand::Model, Bytes)> {
     let body = crate::http::read_body(body, state.limits.body_bytes)?;
     let brand = match ids::decode(Kind::Brand, brand_id) {
-        Some(id) => brands::find(&state.db, BrandId(id)).await?,
+        // On the read pool: on SQLite the writer's one connection is busy recording.
+        Some(id) => brands::find(&state.read_db, BrandId(id)).await?,
         None => None,
     };
     let secret = brand.as_ref().map_or(NO_BRAND_SECRET, |b| b.webhook_secret.as_str());
@@ -84,7 +85,7 @@ pub fn decimal_text(raw: &RawValue) -> Option<String> {
 
 /// Records the event and answers `{"attributed", "orderId"}`.
 async fn record(state: &AppState, brand: &brand::Model, event: &OrderEvent) -> AppResult<serde_json::Value> {
-    let recorded = orders::record(&state.db, BrandId(brand.id), brands::currency(brand)?, event).await?;
+    let recorded = state.writer.record(BrandId(brand.id), brands::currency(brand)?, event.clone()).await?;
     if recorded.announced {
         state.bus.announce();
     }

@@ -26,26 +26,36 @@ pub async fn record(
     event: &OrderEvent,
 ) -> DomainResult<Recorded> {
     let txn = db.begin().await?;
-    let outcome = match find_for_update(&txn, brand, &event.external_id).await? {
-        Some(existing) => apply_status(&txn, existing, event).await?,
-        None => match attribute(&txn, brand, event).await? {
+    let outcome = record_in(&txn, brand, currency, event).await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// `record` inside the caller's transaction (or savepoint).
+pub(super) async fn record_in(
+    txn: &impl ConnectionTrait,
+    brand: BrandId,
+    currency: Currency,
+    event: &OrderEvent,
+) -> DomainResult<Recorded> {
+    Ok(match find_for_update(txn, brand, &event.external_id).await? {
+        Some(existing) => apply_status(txn, existing, event).await?,
+        None => match attribute(txn, brand, event).await? {
             None => Recorded { order: None, announced: false },
             Some((membership, attribution)) => {
-                match insert_order(&txn, &membership, attribution, currency, event).await? {
+                match insert_order(txn, &membership, attribution, currency, event).await? {
                     Some(created) => created,
                     // Another delivery of the same new order committed first: apply to it.
                     None => {
-                        let existing = find_for_update(&txn, brand, &event.external_id)
+                        let existing = find_for_update(txn, brand, &event.external_id)
                             .await?
                             .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order vanished")))?;
-                        apply_status(&txn, existing, event).await?
+                        apply_status(txn, existing, event).await?
                     }
                 }
             }
         },
-    };
-    txn.commit().await?;
-    Ok(outcome)
+    })
 }
 
 async fn find_for_update(

@@ -4,11 +4,13 @@
 mod export;
 mod ingest;
 mod query;
+mod writer;
 
 pub use export::{ExportRow, export_page};
 pub(crate) use ingest::lock;
 pub use ingest::record;
 pub use query::{OrderCursor, OrderFilter, PageRow, Scope, With, count, find, page};
+pub use writer::Writer;
 
 use sea_orm::{ActiveEnum, Iterable};
 
