@@ -146,6 +146,7 @@ async fn a_large_export_streams_every_row_across_chunks(backend: Backend) {
     // 2,100 orders through the real write path would be slow; insert them as the store
     // would have delivered them, then export across three chunks.
     let brand_id = tally::ids::decode(tally::ids::Kind::Brand, &s.brand.id).unwrap();
+    let usd = tally::domain::money::Currency::parse("USD").unwrap();
     for i in 0..2100 {
         let event = tally::domain::orders::OrderEvent {
             external_id: format!("X{i:05}"),
@@ -157,7 +158,7 @@ async fn a_large_export_streams_every_row_across_chunks(backend: Backend) {
             referral_code: None,
             source: "test".into(),
         };
-        tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), &event)
+        tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), usd, &event)
             .await
             .unwrap_or_else(|e| panic!("{}", e));
     }
