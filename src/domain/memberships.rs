@@ -1,10 +1,9 @@
 //! Membership of creators in campaigns, with their codes and commission terms.
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
     QuerySelect, RuntimeErr, Set, SqlErr,
 };
-
-use sea_orm::sea_query::Expr;
 
 use super::money::{Currency, Rate};
 use super::{BrandId, campaigns, creators, text, time};

@@ -4,8 +4,9 @@
 //! PostgreSQL it also wakes the other replicas with a NOTIFY sent after the commit, at
 //! most one per process every `NOTIFY_EVERY` (never inside a write transaction, whose
 //! commit would then queue behind every other notifying commit on PostgreSQL's one
-//! notification lock), and a periodic poll covers a lost notification. Sequence numbers committed out of order are caught by tracking gaps, and
-//! every event is published with the bus's `Position` after it: a subscriber's cursor.
+//! notification lock), and a periodic poll covers a lost notification. Sequence numbers
+//! committed out of order are caught by tracking gaps, and every event is published with
+//! the bus's `Position` after it: a subscriber's cursor.
 mod position;
 
 use std::collections::BTreeMap;
