@@ -27,8 +27,8 @@ use crate::http::state::AppState;
 use entity::event;
 
 /// How long a loader gathers keys before one batched statement: no time at all. The
-/// batches run in the request's own task (see `drive`), only once every sibling field has
-/// asked, so a wait would only add latency at every level of a page.
+/// batches run in the request's own task, in rounds (see `drive`), only once every sibling
+/// field has asked, so a wait would only add latency at every level of a page.
 pub const LOADER_DELAY: Duration = Duration::ZERO;
 
 /// An operation that passed every check, with the figures it was measured at.
@@ -256,10 +256,15 @@ pub fn coded(mut response: Response) -> Response {
 /// Polls `main` together with the loader batches it starts, all in this one task. A batch
 /// runs only while `main` is waiting on something, never while it is still walking a
 /// page (async-graphql's list resolution yields every 32 items and wakes itself at once),
-/// so every key that one level of a page asks for lands in one batch: the statement count
-/// of a page does not depend on its size or on how fast this machine resolves it.
+/// and batches run in rounds: one started while others are running waits, unpolled (so
+/// still gathering keys), until they have finished and `main` has asked for everything
+/// their answers lead to. Every key that one level of a page or a list asks for lands in
+/// one batch: the statement count does not depend on its length, on how fast this
+/// machine resolves it, or on which statement the database answers first. (The batches'
+/// zero delay is ready at once; it is this, not a timer, that gathers their keys.)
 async fn drive<F: Future>(main: F, mut spawned: UnboundedReceiver<BoxFuture<'static, ()>>) -> F::Output {
     let mut running = FuturesUnordered::new();
+    let mut waiting = Vec::new();
     let mut main = std::pin::pin!(main);
     let woken = Arc::new(AtomicBool::new(false));
     std::future::poll_fn(move |cx| {
@@ -274,9 +279,16 @@ async fn drive<F: Future>(main: F, mut spawned: UnboundedReceiver<BoxFuture<'sta
                 continue;
             }
             while let Poll::Ready(Some(task)) = spawned.poll_recv(cx) {
-                running.push(task);
+                waiting.push(task);
+            }
+            if running.is_empty() {
+                running.extend(waiting.drain(..));
             }
             while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            // A round ended without waking `main`: start the next one now.
+            if running.is_empty() && !waiting.is_empty() {
+                continue;
+            }
             if !woken.load(Ordering::SeqCst) {
                 return Poll::Pending;
             }
