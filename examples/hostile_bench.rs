@@ -7,12 +7,12 @@
 //!
 //! cargo build --release --bins --examples
 //! target/release/examples/hostile_bench [sqlite|postgres]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 use tally::domain::brands;
-use tokio::io::AsyncBufReadExt;
 
 const PER_KIND: usize = 100;
 const ROUNDS: usize = 3;
@@ -33,7 +33,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
-    values[((values.len() as f64 - 1.0) * p).round() as usize]
+    common::percentile(&values, p)
 }
 
 /// Sends the query `n` times in a row; each answer's latency in ms, checked for `expect`.
@@ -53,38 +53,13 @@ async fn run(http: &reqwest::Client, url: &str, key: &str, query: &str, n: usize
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
-    let url = match backend.as_str() {
-        "postgres" => {
-            let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
-            admin.execute_unprepared("DROP DATABASE IF EXISTS tally_hostile_bench").await?;
-            admin.execute_unprepared("CREATE DATABASE tally_hostile_bench").await?;
-            "postgres://postgres@127.0.0.1:5432/tally_hostile_bench".to_string()
-        }
-        _ => {
-            let path = std::env::temp_dir().join("tally_hostile_bench.db");
-            let _ = std::fs::remove_file(&path);
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-    };
+    let url = common::fresh_database(&backend, "tally_hostile_bench").await?;
     let (db, _) = tally::db::connect(&url).await?;
     let key = brands::create(&db, "Bench", "USD", None).await?.api_key;
     db.close().await?;
 
-    let binary = std::env::current_exe()?.parent().unwrap().parent().unwrap().join("tally");
-    let mut child = tokio::process::Command::new(binary)
-        .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "0"])
-        .env("DATABASE_URL", &url)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let server = loop {
-        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("tally serve exited"))?;
-        if let Some(rest) = line.strip_prefix("Tally listening on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
+    let tally = common::serve(&url, "127.0.0.1:0", &["--rate-limit", "0"]).await?;
+    let server = tally.url.clone();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
 
     let aliases = (0..6000).map(|i| format!("d{i}: dashboard {{ orders }}")).collect::<Vec<_>>().join(" ");
@@ -160,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
     println!("| quiet server | {quiet_p50:.2} | {:.2} |", percentile(quiet, 0.99));
     println!("| while 4 clients send 2^30 bombs | {loud_p50:.2} | {:.2} |", percentile(loud, 0.99));
     println!("\n{refused} bombs refused during the loud rounds; p50 ratio {:.2}", loud_p50 / quiet_p50);
+    let mut child = tally.child;
     child.kill().await?;
     Ok(())
 }

@@ -152,10 +152,10 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
         if role == Role::Readers {
             options.max_connections(SQLITE_READERS).min_connections(1);
             // Room for a whole page of rows: the connection's thread hands them over
-            // without waiting for the request to take the first ones.
-            // Pages read through a memory map of the file: the readers share the
-            // operating system's cached pages instead of each copying them into a page
-            // cache of its own (2 MB each by default).
+            // without waiting for the request to take the first ones. And pages read
+            // through a memory map of the file: the readers share the operating system's
+            // cached pages instead of each copying them into a page cache of its own
+            // (2 MB each by default).
             options.map_sqlx_sqlite_opts(|o| {
                 o.pragma("query_only", "ON").pragma("mmap_size", SQLITE_MMAP_BYTES.to_string()).row_buffer_size(256)
             });

@@ -169,10 +169,8 @@ impl Mutation {
             referral_code: input.referral_code,
         };
         let event = OrderEvent::parse(&raw, r.currency, "graphql")?;
-        let recorded = match ctx.data_opt::<orders::Writer>() {
-            Some(writer) => writer.record(r.brand_id(), r.currency, event).await?,
-            None => orders::record(&r.db, r.brand_id(), r.currency, &event).await?,
-        };
+        // Every operation runs with the server's writer (`exec::execute`).
+        let recorded = ctx.data::<orders::Writer>()?.record(r.brand_id(), r.currency, event).await?;
         if recorded.announced {
             announce(ctx);
         }

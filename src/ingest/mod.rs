@@ -84,8 +84,8 @@ pub fn decimal_text(raw: &RawValue) -> Option<String> {
 }
 
 /// Records the event and answers `{"attributed", "orderId"}`.
-async fn record(state: &AppState, brand: &brand::Model, event: &OrderEvent) -> AppResult<serde_json::Value> {
-    let recorded = state.writer.record(BrandId(brand.id), brands::currency(brand)?, event.clone()).await?;
+async fn record(state: &AppState, brand: &brand::Model, event: OrderEvent) -> AppResult<serde_json::Value> {
+    let recorded = state.writer.record(BrandId(brand.id), brands::currency(brand)?, event).await?;
     if recorded.announced {
         state.bus.announce();
     }

@@ -155,7 +155,7 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| malformed("the X-Shopify-Topic header is missing"))?;
     match map(topic, &body, brands::currency(&brand)?)? {
-        Mapped::Event(event) => Ok(Json(super::record(&state, &brand, &event).await?)),
+        Mapped::Event(event) => Ok(Json(super::record(&state, &brand, event).await?)),
         Mapped::Ignored(why) => Ok(Json(serde_json::json!({ "attributed": false, "orderId": null, "ignored": why }))),
     }
 }

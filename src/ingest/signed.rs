@@ -39,7 +39,7 @@ pub async fn receive(
     })
     .await?;
     let event = parse(&body, brands::currency(&brand)?)?;
-    Ok(Json(super::record(&state, &brand, &event).await?))
+    Ok(Json(super::record(&state, &brand, event).await?))
 }
 
 /// Parses a signed delivery's body into an order event.
