@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::ArrayType;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value, Values};
 
@@ -58,9 +59,11 @@ pub async fn connect_with(
     Ok((db, counter))
 }
 
-/// Connections of the main pool on PostgreSQL, and of the live pool.
+/// Connections of the main pool on PostgreSQL, of the live pool, and of the writer's
+/// pool (one per group of order events being recorded at once).
 const CONNECTIONS: u32 = 10;
 const LIVE_CONNECTIONS: u32 = 2;
+pub const WRITER_CONNECTIONS: u32 = 4;
 /// Read-only connections beside SQLite's one writer: a few per core, so that reads of
 /// several requests run at once on every core.
 const SQLITE_READERS: u32 = 4;
@@ -101,6 +104,24 @@ pub async fn live_pool(
     Ok(live)
 }
 
+/// The pool order events are recorded on (`orders::Writer`): on PostgreSQL one of its
+/// own, `WRITER_CONNECTIONS` strong, so that reads and live work never take the
+/// connections the webhooks need; on SQLite the main pool, whose one connection is the
+/// writer. Its statements count with the main pool's.
+pub async fn writer_pool(
+    main: &DatabaseConnection,
+    url: &str,
+    statement_timeout: Option<Duration>,
+    counter: &StatementCounter,
+) -> anyhow::Result<DatabaseConnection> {
+    if main.get_database_backend() != DbBackend::Postgres {
+        return Ok(main.clone());
+    }
+    let mut writer = open(url, statement_timeout, Role::Writer).await?;
+    counter.count(&mut writer);
+    Ok(writer)
+}
+
 /// On SQLite, copies what the write-ahead log holds into the database file and empties
 /// the log: reads that find their pages in the file skip the log's index. Run after big
 /// writes (a seed) and at startup; nothing to do on PostgreSQL or SQLite in memory.
@@ -121,6 +142,7 @@ enum Role {
     Main,
     Live,
     Readers,
+    Writer,
 }
 
 /// SQLite keeps statistics of its memory use, which Tally never reads, by taking one
@@ -173,7 +195,11 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
             }
         }
     } else {
-        let connections = if role == Role::Live { LIVE_CONNECTIONS } else { CONNECTIONS };
+        let connections = match role {
+            Role::Live => LIVE_CONNECTIONS,
+            Role::Writer => WRITER_CONNECTIONS,
+            _ => CONNECTIONS,
+        };
         options.max_connections(connections).min_connections(1);
     }
     // A prepared statement keeps one plan, made without its values, rather than being
@@ -182,7 +208,14 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
     // the SQL, `literal_limit`), and planning cost more than running them (0.3 ms of a
     // page's 0.6). Left to choose, PostgreSQL replans whenever its estimate for the values
     // at hand beats the kept plan's, which for a campaign's page was every time.
-    let mut settings = vec![("plan_cache_mode", "force_generic_plan".to_string())];
+    //
+    // The writer's statements are the exception: they read and write groups of rows bound
+    // as arrays, whose number the kept plan would not know, and they start on tables that
+    // are empty when a database is new; a plan kept from then would scan whole tables
+    // forever after. They are planned at every execution, with the rows at hand, once
+    // per group of events.
+    let plan = if role == Role::Writer { "force_custom_plan" } else { "force_generic_plan" };
+    let mut settings = vec![("plan_cache_mode", plan.to_string())];
     if let Some(timeout) = statement_timeout {
         settings.push(("statement_timeout", format!("{}ms", timeout.as_millis().max(1))));
     }
@@ -220,6 +253,30 @@ pub fn literal_limit(mut statement: Statement) -> Statement {
         values.pop();
     }
     statement
+}
+
+/// The type of a column of bound rows (`Sql::rows`, `Sql::any`).
+#[derive(Clone, Copy, Debug)]
+pub enum Column {
+    BigInt,
+    Text,
+}
+
+impl Column {
+    fn sql(self) -> &'static str {
+        match self {
+            Column::BigInt => "bigint",
+            Column::Text => "text",
+        }
+    }
+
+    fn array(self, values: Vec<Value>) -> Value {
+        let kind = match self {
+            Column::BigInt => ArrayType::BigInt,
+            Column::Text => ArrayType::String,
+        };
+        Value::Array(kind, Some(Box::new(values)))
+    }
 }
 
 /// Hand-written SQL with `$1, $2…` placeholders, rewritten to `?1, ?2…` on SQLite.
@@ -260,6 +317,47 @@ impl Sql {
             self.text.push_str(&format!(" AND {column} IN ({list})"));
         }
         self
+    }
+
+    /// Binds rows of values as a table `v` with these columns, for a statement to read
+    /// from (`… FROM {rows}`): on PostgreSQL one array per column, unnested, so that the
+    /// statement's text is the same for any number of rows and is prepared and planned
+    /// once; on SQLite a VALUES list. Every row holds one value per column, and text values
+    /// are never NULL (PostgreSQL's arrays are bound without NULLs here); SQLite needs at
+    /// least one row.
+    pub fn rows(&mut self, backend: DbBackend, columns: &[(&str, Column)], rows: Vec<Vec<Value>>) -> String {
+        let names = columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+        if backend == DbBackend::Postgres {
+            let mut arrays: Vec<Vec<Value>> = columns.iter().map(|_| Vec::with_capacity(rows.len())).collect();
+            for row in rows {
+                for (array, value) in arrays.iter_mut().zip(row) {
+                    array.push(value);
+                }
+            }
+            let unnested: Vec<String> = columns
+                .iter()
+                .zip(arrays)
+                .map(|((_, column), values)| format!("{}::{}[]", self.bind(column.array(values)), column.sql()))
+                .collect();
+            format!("unnest({}) AS v({names})", unnested.join(", "))
+        } else {
+            let aliases: Vec<String> =
+                columns.iter().enumerate().map(|(i, (name, _))| format!("column{} AS {name}", i + 1)).collect();
+            let values: Vec<String> = rows.into_iter().map(|row| format!("({})", self.bind_list(row))).collect();
+            format!("(SELECT {} FROM (VALUES {})) AS v", aliases.join(", "), values.join(", "))
+        }
+    }
+
+    /// `<column> = ANY(<array>)` on PostgreSQL (one text for any number of values),
+    /// `<column> IN (…)` on SQLite; false for no values.
+    pub fn any(&mut self, backend: DbBackend, column: &str, kind: Column, values: Vec<Value>) -> String {
+        if backend == DbBackend::Postgres {
+            format!("{column} = ANY({}::{}[])", self.bind(kind.array(values)), kind.sql())
+        } else if values.is_empty() {
+            "1 = 0".to_string()
+        } else {
+            format!("{column} IN ({})", self.bind_list(values))
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Sql {

@@ -7,6 +7,7 @@ mod m20261124_000003_demo_brand;
 mod m20261124_000004_partial_indexes_in_sea_query;
 mod m20261124_000005_order_totals;
 mod m20261125_000006_monthly_rollups;
+mod m20261125_000007_write_path_references;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_partial_indexes_in_sea_query::Migration),
             Box::new(m20261124_000005_order_totals::Migration),
             Box::new(m20261125_000006_monthly_rollups::Migration),
+            Box::new(m20261125_000007_write_path_references::Migration),
         ]
     }
 }

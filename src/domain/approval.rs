@@ -58,7 +58,7 @@ pub async fn review(
     let order = super::orders::lock(&txn, current.order_id).await?;
     let before = Contribution::of(order.status, order.amount, from, current.commission);
     let after = Contribution::of(order.status, order.amount, to, current.commission);
-    rollup::apply(&txn, Bucket::of(&order), after.minus(before)).await?;
+    rollup::apply(&txn, [(Bucket::of(&order), after.minus(before))]).await?;
     conversion_review::ActiveModel {
         brand_id: Set(who.brand.0),
         conversion_id: Set(conversion_id),

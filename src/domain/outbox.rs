@@ -1,9 +1,10 @@
 //! The outbox: every announced change is a row written in the same transaction as the
 //! change, so an event exists exactly when its change committed. Publishing reads it.
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, Set};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Value};
 use serde::{Deserialize, Serialize};
 
 use super::time;
+use crate::db::{Column, Sql};
 use crate::domain::error::DomainResult;
 use entity::enums::{Approval, EventKind, OrderStatus};
 use entity::event;
@@ -44,17 +45,36 @@ pub async fn append(
     kind: EventKind,
     payload: &impl Serialize,
 ) -> DomainResult<()> {
-    let payload = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
-    event::ActiveModel {
-        brand_id: Set(brand_id),
-        campaign_id: Set(campaign_id),
-        kind: Set(kind),
-        payload: Set(payload),
-        created_at: Set(time::now()),
-        ..Default::default()
+    append_all(db, kind, [(brand_id, campaign_id, payload)]).await
+}
+
+/// `append` for several events of one kind, each `(brand, campaign, payload)`, in one
+/// statement, in the order given (nothing for none).
+pub async fn append_all<P: Serialize>(
+    db: &impl ConnectionTrait,
+    kind: EventKind,
+    events: impl IntoIterator<Item = (i64, i64, P)>,
+) -> DomainResult<()> {
+    let rows: Vec<Vec<Value>> = events
+        .into_iter()
+        .map(|(brand_id, campaign_id, payload)| {
+            let payload = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
+            Ok(vec![brand_id.into(), campaign_id.into(), payload.into()])
+        })
+        .collect::<DomainResult<_>>()?;
+    if rows.is_empty() {
+        return Ok(());
     }
-    .insert(db)
-    .await?;
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new("");
+    let columns = [("brand_id", Column::BigInt), ("campaign_id", Column::BigInt), ("payload", Column::Text)];
+    let rows = sql.rows(backend, &columns, rows);
+    let (kind, now) = (sql.bind(kind.to_value()), sql.bind(time::now()));
+    sql.push(&format!(
+        "INSERT INTO events (brand_id, campaign_id, kind, payload, created_at) \
+         SELECT v.brand_id, v.campaign_id, {kind}, v.payload, {now} FROM {rows}"
+    ));
+    db.execute_raw(sql.build(backend)).await?;
     Ok(())
 }
 

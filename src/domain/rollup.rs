@@ -5,11 +5,13 @@
 //! an aggregate without bounds reads one row per member, and a bounded one reads whole
 //! months, at most about two months of days around them, and the orders of the partial
 //! days at its edges.
-use sea_orm::{ConnectionTrait, DbBackend};
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::BrandId;
 use super::time::{self, DAY, TimeRange};
-use crate::db::Sql;
+use crate::db::{Column, Sql};
 use crate::domain::error::{DomainError, DomainResult};
 use entity::enums::{Approval, OrderStatus};
 use entity::figures;
@@ -87,47 +89,64 @@ pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 const TABLES: [(&str, Option<&str>); 3] =
     [("order_rollups", Some("day")), ("order_months", Some("month")), ("order_totals", None)];
 
-/// Adds `delta` to the bucket's day, month and all-time rows, creating them when needed:
-/// one statement on PostgreSQL (one round trip), three on SQLite (in-process). A delta
-/// that would take any row past `BUCKET_CAP` is refused (the caller's transaction then
-/// stores nothing).
-pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contribution) -> DomainResult<()> {
-    if delta == Contribution::default() {
+/// Adds each delta to its bucket's day, month and all-time rows, creating them when
+/// needed: the deltas are first summed per row, and each table's rows go in one
+/// statement, in key order (so that concurrent writers lock them in the same order); all
+/// three statements are one on PostgreSQL (one round trip), three on SQLite (in-process).
+/// A delta that would take any row past `BUCKET_CAP` is refused (the caller's
+/// transaction then stores nothing).
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    deltas: impl IntoIterator<Item = (Bucket, Contribution)>,
+) -> DomainResult<()> {
+    // Per table: (campaign, creator, bucket key) -> (brand, summed delta).
+    let mut rows: [BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3] = Default::default();
+    for (bucket, delta) in deltas {
+        let day = time::day(bucket.ordered_at);
+        for (table, key) in rows.iter_mut().zip([Some(day), Some(figures::month_of_day(day)), None]) {
+            let row = table
+                .entry((bucket.campaign_id, bucket.creator_id, key))
+                .or_insert((bucket.brand_id, Contribution::default()));
+            row.1 = row.1.plus(delta);
+        }
+    }
+    for table in &mut rows {
+        table.retain(|_, (_, delta)| *delta != Contribution::default());
+    }
+    let expected: usize = rows.iter().map(BTreeMap::len).sum();
+    if expected == 0 {
         return Ok(());
     }
-    let day = time::day(bucket.ordered_at);
-    let keys = [Some(day), Some(figures::month_of_day(day)), None];
     let backend = db.get_database_backend();
     let applied = if backend == DbBackend::Postgres {
+        // All three tables, even those without rows: the statement's text never changes.
         let mut sql = Sql::new("");
-        let values = Values::bind(&mut sql, bucket, delta);
-        let ctes: Vec<String> = TABLES[..2]
+        let ctes: Vec<String> = TABLES
             .iter()
-            .zip(keys)
+            .zip(rows)
             .enumerate()
-            .map(|(i, ((table, column), key))| {
-                format!("t{i} AS ({} RETURNING 1)", upsert(&mut sql, &values, table, column.zip(key)))
+            .map(|(i, ((table, column), rows))| {
+                format!("t{i} AS ({} RETURNING 1)", upsert(&mut sql, backend, table, *column, rows))
             })
             .collect();
-        let last = upsert(&mut sql, &values, TABLES[2].0, None);
         sql.push(&format!(
-            "WITH {} {last} RETURNING CAST((SELECT COUNT(*) FROM t0) + (SELECT COUNT(*) FROM t1) AS BIGINT) AS n",
+            "WITH {} SELECT CAST((SELECT COUNT(*) FROM t0) + (SELECT COUNT(*) FROM t1) + (SELECT COUNT(*) FROM t2) \
+             AS BIGINT) AS n",
             ctes.join(", ")
         ));
         let row = db.query_one_raw(sql.build(backend)).await?;
-        row.map(|r| r.try_get::<i64>("", "n")).transpose()? == Some(2)
+        row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64
     } else {
-        let mut applied = true;
-        for ((table, column), key) in TABLES.iter().zip(keys) {
+        let mut applied = 0;
+        for ((table, column), rows) in TABLES.iter().zip(rows).filter(|(_, rows)| !rows.is_empty()) {
             let mut sql = Sql::new("");
-            let values = Values::bind(&mut sql, bucket, delta);
-            let upsert = upsert(&mut sql, &values, table, column.zip(key));
+            let upsert = upsert(&mut sql, backend, table, *column, rows);
             sql.push(&upsert);
-            applied &= db.execute_raw(sql.build(backend)).await?.rows_affected() == 1;
+            applied += db.execute_raw(sql.build(backend)).await?.rows_affected();
         }
         applied
     };
-    if !applied {
+    if applied != expected as u64 {
         return Err(DomainError::Invalid {
             message: format!(
                 "one creator's sales in one campaign would pass {BUCKET_CAP} minor units in a day, a month \
@@ -139,38 +158,43 @@ pub async fn apply(db: &impl ConnectionTrait, bucket: Bucket, delta: Contributio
     Ok(())
 }
 
-/// The placeholders of a delta's values, bound once and used by every upsert.
-struct Values {
-    keys: String,
-    figures: String,
-    cap: String,
-}
-
-impl Values {
-    fn bind(sql: &mut Sql, bucket: Bucket, delta: Contribution) -> Values {
-        let keys = sql.bind_list([bucket.brand_id, bucket.campaign_id, bucket.creator_id]);
-        let figures = sql.bind_list([delta.orders, delta.sales, delta.approved, delta.rejected, delta.earned]);
-        let cap = sql.bind(BUCKET_CAP);
-        Values { keys, figures, cap }
-    }
-}
-
-/// An upsert that adds the delta to every column under the cap, safe under concurrency
-/// on both backends. Written as SQL: one line of it, no clearer in sea-query.
-fn upsert(sql: &mut Sql, values: &Values, table: &str, bucket: Option<(&str, i64)>) -> String {
-    let (column, key) = match bucket {
-        Some((column, key)) => (format!(", {column}"), format!(", {}", sql.bind(key))),
-        None => (String::new(), String::new()),
-    };
+/// An upsert of rows (`(campaign, creator, bucket) -> (brand, delta)`) that adds each
+/// delta to every column under the cap, safe under concurrency on both backends. Written
+/// as SQL: one line of it, no clearer in sea-query.
+fn upsert(
+    sql: &mut Sql,
+    backend: DbBackend,
+    table: &str,
+    column: Option<&str>,
+    rows: BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>,
+) -> String {
+    let rows = rows
+        .into_iter()
+        .map(|((campaign, creator, key), (brand, d))| {
+            [brand, campaign, creator]
+                .into_iter()
+                .chain(key)
+                .chain([d.orders, d.sales, d.approved, d.rejected, d.earned])
+                .map(Value::from)
+                .collect()
+        })
+        .collect();
+    let names: Vec<&str> = ["brand_id", "campaign_id", "creator_id"]
+        .into_iter()
+        .chain(column)
+        .chain(["orders", "sales", "approved", "rejected", "earned"])
+        .collect();
+    let columns: Vec<(&str, Column)> = names.iter().map(|name| (*name, Column::BigInt)).collect();
+    let rows = sql.rows(backend, &columns, rows);
+    let names = names.join(", ");
+    let column = column.map(|c| format!(", {c}")).unwrap_or_default();
+    let cap = sql.bind(BUCKET_CAP);
     let add = |c: &str| format!("{c} = {table}.{c} + excluded.{c}");
     format!(
-        "INSERT INTO {table} (brand_id, campaign_id, creator_id{column}, orders, sales, approved, rejected, earned) \
-         VALUES ({keys}{key}, {figures}) ON CONFLICT (campaign_id, creator_id{column}) DO UPDATE SET {} \
+        "INSERT INTO {table} ({names}) SELECT {names} FROM {rows} WHERE true \
+         ON CONFLICT (campaign_id, creator_id{column}) DO UPDATE SET {} \
          WHERE {table}.sales + excluded.sales <= {cap} AND {table}.earned + excluded.earned <= {cap}",
         ["orders", "sales", "approved", "rejected", "earned"].map(add).join(", "),
-        keys = values.keys,
-        figures = values.figures,
-        cap = values.cap,
     )
 }
 

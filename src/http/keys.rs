@@ -1,9 +1,11 @@
-//! API keys recently seen, so that a request does not look its key and brand up again.
+//! API keys recently seen, so that a request does not look its key and brand up again,
+//! and brands recently named by webhooks.
 //! An entry is trusted for `FRESH`, and dropped as soon as the bus reads a revocation of
 //! its key from the outbox, whichever replica revoked it; if the bus fell behind, every
 //! entry is dropped.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
@@ -25,10 +27,41 @@ pub struct Seen {
     pub brand: brand::Model,
 }
 
+/// Entries remembered for `FRESH`, at most `MOST` of them; past it the oldest half is
+/// forgotten.
+struct Recent<K, V>(Mutex<HashMap<K, (V, Instant)>>);
+
+impl<K, V> Default for Recent<K, V> {
+    fn default() -> Self {
+        Recent(Mutex::default())
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Recent<K, V> {
+    fn entries(&self) -> MutexGuard<'_, HashMap<K, (V, Instant)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.entries().get(key).filter(|(_, at)| at.elapsed() < FRESH).map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries();
+        if entries.len() >= MOST {
+            let mut ages: Vec<Instant> = entries.values().map(|(_, at)| *at).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            entries.retain(|_, (_, at)| *at > cutoff);
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct KeyCache {
     /// By the SHA-256 of the secret, as keys are stored.
-    seen: Arc<Mutex<HashMap<String, (Seen, Instant)>>>,
+    seen: Arc<Recent<String, Seen>>,
 }
 
 impl KeyCache {
@@ -41,7 +74,7 @@ impl KeyCache {
             loop {
                 let event = events.recv().await;
                 let Some(seen) = seen.upgrade() else { return };
-                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                let mut seen = seen.entries();
                 match event {
                     Ok(published) if published.event.kind == EventKind::KeysRevoked => {
                         match serde_json::from_str::<KeysRevoked>(&published.event.payload) {
@@ -59,23 +92,32 @@ impl KeyCache {
     }
 
     pub fn get(&self, hash: &str) -> Option<Seen> {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(hash).filter(|(_, at)| at.elapsed() < FRESH).map(|(s, _)| s.clone())
+        self.seen.get(&hash.to_string())
     }
 
     /// Forgets a key found revoked before the bus read its revocation.
     pub fn forget(&self, hash: &str) {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(hash);
+        self.seen.entries().remove(hash);
     }
 
     pub fn put(&self, hash: String, found: Seen) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= MOST {
-            let mut ages: Vec<Instant> = seen.values().map(|(_, at)| *at).collect();
-            ages.sort_unstable();
-            let cutoff = ages[ages.len() / 2];
-            seen.retain(|_, (_, at)| *at > cutoff);
-        }
-        seen.insert(hash, (found, Instant::now()));
+        self.seen.put(hash, found);
+    }
+}
+
+/// Brands recently named by a webhook, by id, so that each delivery does not look its
+/// brand (and webhook secret) up again. Trusted for `FRESH`: a brand's webhook secret is
+/// set when it is created and never changes; a way to change it must forget the brand
+/// here, on every replica (as revocations do above).
+#[derive(Clone, Default)]
+pub struct BrandCache(Arc<Recent<i64, brand::Model>>);
+
+impl BrandCache {
+    pub fn get(&self, id: i64) -> Option<brand::Model> {
+        self.0.get(&id)
+    }
+
+    pub fn put(&self, brand: brand::Model) {
+        self.0.put(brand.id, brand);
     }
 }

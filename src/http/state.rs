@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use sea_orm::DatabaseConnection;
 
-use super::keys::KeyCache;
+use super::keys::{BrandCache, KeyCache};
 use super::throttle::Throttle;
 use crate::db::{self, StatementCounter};
 use crate::events::Bus;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub writer: crate::domain::orders::Writer,
     /// API keys seen in the last few seconds.
     pub keys: KeyCache,
+    /// Brands webhooks named in the last few seconds.
+    pub brands: BrandCache,
     /// Live subscriptions, grouped so that each event is executed once per group.
     pub hub: Hub,
     /// Every open websocket, by key (caps, revocation).
@@ -51,7 +53,8 @@ impl AppState {
         let read_db = db::read_pool(&db, database_url, &statements).await?;
         let live_db = db::live_pool(&db, &read_db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
-        let writer = crate::domain::orders::Writer::start(db.clone());
+        let writer_db = db::writer_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
+        let writer = crate::domain::orders::Writer::start(writer_db);
         let keys = KeyCache::start(&bus);
         let schema = build_schema();
         let sockets = Sockets::default();
@@ -78,6 +81,7 @@ impl AppState {
             bus,
             writer,
             keys,
+            brands: BrandCache::default(),
             hub,
             sockets,
             read_db,

@@ -38,8 +38,17 @@ async fn verified(
 ) -> AppResult<(brand::Model, Bytes)> {
     let body = crate::http::read_body(body, state.limits.body_bytes)?;
     let brand = match ids::decode(Kind::Brand, brand_id) {
-        // On the read pool: on SQLite the writer's one connection is busy recording.
-        Some(id) => brands::find(&state.read_db, BrandId(id)).await?,
+        Some(id) => match state.brands.get(id) {
+            Some(brand) => Some(brand),
+            // On the read pool: on SQLite the writer's one connection is busy recording.
+            None => {
+                let found = brands::find(&state.read_db, BrandId(id)).await?;
+                if let Some(brand) = &found {
+                    state.brands.put(brand.clone());
+                }
+                found
+            }
+        },
         None => None,
     };
     let secret = brand.as_ref().map_or(NO_BRAND_SECRET, |b| b.webhook_secret.as_str());

@@ -1,21 +1,38 @@
 //! The write path: attribution (rule 1), the pinned commission (rule 2) and status
-//! applied in event-time order (rule 3), each event in one transaction with its history,
-//! rollup and announcement.
-use sea_orm::sea_query::Expr;
+//! applied in event-time order (rule 3). Events are recorded in groups, each in one
+//! transaction with its history, rollups and announcements, and a group takes the same
+//! few statements whatever its size: one per table it reads or writes.
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
+    ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QuerySelect, TransactionTrait, Value,
 };
 
-use super::{Attribution, OrderEvent, OrderStatus, Recorded, precedence};
+use super::{Attribution, OrderEvent, Recorded, precedence};
+use crate::db::{Column, Sql};
 use crate::domain::BrandId;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::{self, Currency, Rate};
 use crate::domain::outbox::{self, OrderStatusChanged};
 use crate::domain::rollup::{self, Bucket, Contribution};
-use crate::domain::time::{self, Millis};
+use crate::domain::time;
 use entity::enums::{Approval, EventKind};
-use entity::{conversion, membership, order, order_event};
+use entity::{conversion, membership, order};
+
+/// An order event to record, of a brand whose currency is `currency`.
+#[derive(Clone, Copy, Debug)]
+pub struct Item<'a> {
+    pub brand: BrandId,
+    pub currency: Currency,
+    pub event: &'a OrderEvent,
+}
+
+impl Item<'_> {
+    /// The order it is about: the brand and the store's id.
+    pub fn key(&self) -> (i64, String) {
+        (self.brand.0, self.event.external_id.clone())
+    }
+}
 
 /// Attributes, stores and applies one order event of a brand whose currency is
 /// `currency`, all in one transaction.
@@ -26,52 +43,239 @@ pub async fn record(
     event: &OrderEvent,
 ) -> DomainResult<Recorded> {
     let txn = db.begin().await?;
-    let outcome = record_in(&txn, brand, currency, event).await?;
+    let mut outcomes = record_all(&txn, &[Item { brand, currency, event }]).await?;
     txn.commit().await?;
-    Ok(outcome)
+    Ok(outcomes.remove(0))
 }
 
-/// `record` inside the caller's transaction (or savepoint).
-pub(super) async fn record_in(
+/// Records events about distinct orders (no two share a brand and external id) in the
+/// caller's transaction, and says what each did, in the order given.
+pub(super) async fn record_all(txn: &impl ConnectionTrait, items: &[Item<'_>]) -> DomainResult<Vec<Recorded>> {
+    let mut outcomes: Vec<Option<Recorded>> = items.iter().map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..items.len()).collect();
+    // A new order that another transaction inserted after this one looked for it is
+    // found by a second look: the insert waited for that transaction's commit.
+    for _ in 0..2 {
+        if pending.is_empty() {
+            break;
+        }
+        pending = record_pass(txn, items, &pending, &mut outcomes).await?;
+    }
+    if !pending.is_empty() {
+        return Err(DomainError::Unexpected(anyhow::anyhow!("order vanished")));
+    }
+    Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
+}
+
+/// Records the events at `pending`, but those about new orders that another transaction
+/// inserted first, which it returns.
+async fn record_pass(
     txn: &impl ConnectionTrait,
-    brand: BrandId,
-    currency: Currency,
-    event: &OrderEvent,
-) -> DomainResult<Recorded> {
-    Ok(match find_for_update(txn, brand, &event.external_id).await? {
-        Some(existing) => apply_status(txn, existing, event).await?,
-        None => match attribute(txn, brand, event).await? {
-            None => Recorded { order: None, announced: false },
-            Some((membership, attribution)) => {
-                match insert_order(txn, &membership, attribution, currency, event).await? {
-                    Some(created) => created,
-                    // Another delivery of the same new order committed first: apply to it.
-                    None => {
-                        let existing = find_for_update(txn, brand, &event.external_id)
-                            .await?
-                            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order vanished")))?;
-                        apply_status(txn, existing, event).await?
-                    }
-                }
+    items: &[Item<'_>],
+    pending: &[usize],
+    outcomes: &mut [Option<Recorded>],
+) -> DomainResult<Vec<usize>> {
+    let mut found = lock_orders(txn, items, pending).await?;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for &i in pending {
+        match found.remove(&items[i].key()) {
+            Some(order) => known.push((i, order)),
+            None => unknown.push(i),
+        }
+    }
+    let mut attributed = Vec::new();
+    for (i, holder) in unknown.iter().zip(attribute(txn, items, &unknown).await?) {
+        match holder {
+            Some(holder) => attributed.push((*i, holder)),
+            None => outcomes[*i] = Some(Recorded { order: None, announced: false }),
+        }
+    }
+    let mut inserted = insert_orders(txn, items, &attributed).await?;
+    let (mut created, mut conflicted) = (Vec::new(), Vec::new());
+    for (i, holder) in attributed {
+        match inserted.remove(&items[i].key()) {
+            Some(order) => created.push((i, order, holder)),
+            None => conflicted.push(i),
+        }
+    }
+    let histories =
+        known.iter().map(|(i, o)| (o, items[*i].event)).chain(created.iter().map(|(i, o, _)| (o, items[*i].event)));
+    let fresh = insert_history(txn, histories).await?;
+
+    let mut deltas = Vec::new();
+    let mut changes = Vec::new();
+    // First sightings: each order's conversion, with the commission pinned from the
+    // membership's terms now (rule 2).
+    let mut conversions = Vec::new();
+    for (i, order, (membership, attribution)) in created {
+        let rate = Rate::from_scaled(membership.commission_rate);
+        let commission = money::commission(order.amount, rate, membership.commission_flat);
+        conversions.push((
+            [order.brand_id, order.id, order.campaign_id, order.creator_id, membership.id, commission],
+            attribution,
+        ));
+        deltas.push((Bucket::of(&order), Contribution::of(order.status, order.amount, Approval::Approved, commission)));
+        changes.push(announcement(&order, None));
+        outcomes[i] = Some(Recorded { order: Some(order), announced: true });
+    }
+    insert_conversions(txn, &conversions).await?;
+
+    // Rule 3 on known orders, locked: newer events apply, older ones only join the
+    // history, repeats change nothing; of events stamped at the same instant the one of
+    // higher `precedence` wins, whatever order they arrive in. A newer event also carries
+    // the order's current amount (a partial refund lowers Shopify's current subtotal), so
+    // sales follow it; the commission stays as pinned when the conversion was created.
+    let mut updates = Vec::new();
+    for (i, before) in known {
+        let event = items[i].event;
+        let newer = (event.occurred_at, precedence(event.status)) > (before.last_event_at, precedence(before.status));
+        if !fresh.contains(&before.id) || !newer {
+            outcomes[i] = Some(Recorded { order: Some(before), announced: false });
+            continue;
+        }
+        let mut after = before.clone();
+        after.last_event_at = event.occurred_at;
+        after.amount = event.amount;
+        if event.status != before.status {
+            after.status = event.status;
+            after.status_changed_at = event.occurred_at;
+        }
+        updates.push((i, before, after));
+    }
+    update_orders(txn, updates.iter().map(|(_, _, after)| after)).await?;
+    let moved =
+        |before: &order::Model, after: &order::Model| before.status != after.status || before.amount != after.amount;
+    let pinned = pinned_conversions(txn, updates.iter().filter(|(_, b, a)| moved(b, a)).map(|(_, b, _)| b.id)).await?;
+    for (i, before, after) in updates {
+        if moved(&before, &after) {
+            let conversion = pinned
+                .get(&before.id)
+                .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order {} has no conversion", before.id)))?;
+            let was = Contribution::of(before.status, before.amount, conversion.approval, conversion.commission);
+            let now = Contribution::of(after.status, after.amount, conversion.approval, conversion.commission);
+            deltas.push((Bucket::of(&after), now.minus(was)));
+        }
+        let announced = before.status != after.status;
+        if announced {
+            changes.push(announcement(&after, Some(before.status)));
+        }
+        outcomes[i] = Some(Recorded { order: Some(after), announced });
+    }
+    rollup::apply(txn, deltas).await?;
+    outbox::append_all(txn, EventKind::OrderStatusChanged, changes).await?;
+    Ok(conflicted)
+}
+
+/// The approved conversions of new orders, each `([brand, order, campaign, creator,
+/// membership, commission], attribution)`.
+async fn insert_conversions(txn: &impl ConnectionTrait, conversions: &[([i64; 6], Attribution)]) -> DomainResult<()> {
+    if conversions.is_empty() {
+        return Ok(());
+    }
+    let now = time::now();
+    let rows = conversions
+        .iter()
+        .map(|(ids, attribution)| {
+            let mut row: Vec<Value> = ids.map(Value::from).into();
+            row.push(attribution.to_value().into());
+            row
+        })
+        .collect();
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let id = Column::BigInt;
+    let columns = [
+        ("brand_id", id),
+        ("order_id", id),
+        ("campaign_id", id),
+        ("creator_id", id),
+        ("membership_id", id),
+        ("commission", id),
+        ("attribution", Column::Text),
+    ];
+    let rows = sql.rows(backend, &columns, rows);
+    let names = columns.map(|(name, _)| name).join(", ");
+    let (approved, now) = (sql.bind(Approval::Approved.to_value()), sql.bind(now));
+    sql.push(&format!(
+        "INSERT INTO conversions ({names}, approval, reviewed_at, rejection_reason, created_at) \
+         SELECT {names}, {approved}, NULL, NULL, {now} FROM {rows}"
+    ));
+    txn.execute_raw(sql.build(backend)).await?;
+    Ok(())
+}
+
+/// The outbox entry of an order's new status.
+fn announcement(order: &order::Model, previous_status: Option<super::OrderStatus>) -> (i64, i64, OrderStatusChanged) {
+    let change = OrderStatusChanged {
+        order_id: order.id,
+        previous_status,
+        status: order.status,
+        changed_at: order.status_changed_at,
+    };
+    (order.brand_id, order.campaign_id, change)
+}
+
+/// The known orders of the events at `at`, locked for the rest of the transaction, in id
+/// order (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time anyway).
+async fn lock_orders(
+    txn: &impl ConnectionTrait,
+    items: &[Item<'_>],
+    at: &[usize],
+) -> DomainResult<HashMap<(i64, String), order::Model>> {
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let keys = at.iter().map(|&i| vec![items[i].brand.0.into(), items[i].event.external_id.clone().into()]).collect();
+    let keys = sql.rows(backend, &[("brand_id", Column::BigInt), ("external_id", Column::Text)], keys);
+    let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    sql.push(&format!(
+        "SELECT * FROM orders WHERE (brand_id, external_id) IN (SELECT v.brand_id, v.external_id FROM {keys}) \
+         ORDER BY id{lock}"
+    ));
+    let orders = order::Entity::find().from_raw_sql(sql.build(backend)).all(txn).await?;
+    Ok(orders.into_iter().map(|o| ((o.brand_id, o.external_id.clone()), o)).collect())
+}
+
+/// Rule 1 for the events at `at`, in order: the coupon (case-insensitive) wins over the
+/// affiliate code; of the memberships holding a code, the current one, else the latest
+/// removed one. One read for all of them.
+async fn attribute(
+    txn: &impl ConnectionTrait,
+    items: &[Item<'_>],
+    at: &[usize],
+) -> DomainResult<Vec<Option<(membership::Model, Attribution)>>> {
+    let coupon = |i: usize| items[i].event.coupon_code.as_ref().map(|c| c.to_uppercase());
+    let link = |i: usize| items[i].event.referral_code.clone();
+    let coupons: HashSet<String> = at.iter().filter_map(|&i| coupon(i)).collect();
+    let links: HashSet<String> = at.iter().filter_map(|&i| link(i)).collect();
+    if coupons.is_empty() && links.is_empty() {
+        return Ok(at.iter().map(|_| None).collect());
+    }
+    let brands: HashSet<i64> = at.iter().map(|&i| items[i].brand.0).collect();
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let values = |set: HashSet<String>| set.into_iter().map(Value::from).collect();
+    let brands = sql.any(backend, "brand_id", Column::BigInt, brands.into_iter().map(Value::from).collect());
+    let coupons = sql.any(backend, "coupon_key", Column::Text, values(coupons));
+    let links = sql.any(backend, "affiliate_code", Column::Text, values(links));
+    sql.push(&format!("SELECT * FROM memberships WHERE {brands} AND ({coupons} OR {links}) ORDER BY id DESC"));
+    let newest_first = membership::Entity::find().from_raw_sql(sql.build(backend)).all(txn).await?;
+    let holder = |brand: i64, holds: &dyn Fn(&membership::Model) -> bool| {
+        let mut of = newest_first.iter().filter(|m| m.brand_id == brand && holds(m));
+        of.clone().find(|m| m.removed_at.is_none()).or_else(|| of.next()).cloned()
+    };
+    Ok(at
+        .iter()
+        .map(|&i| {
+            let brand = items[i].brand.0;
+            let by_coupon = coupon(i).and_then(|c| holder(brand, &|m| m.coupon_key.as_deref() == Some(c.as_str())));
+            let by_link = || link(i).and_then(|r| holder(brand, &|m| m.affiliate_code.as_deref() == Some(r.as_str())));
+            match by_coupon {
+                Some(m) => Some((m, Attribution::CouponCode)),
+                None => by_link().map(|m| (m, Attribution::AffiliateLink)),
             }
-        },
-    })
+        })
+        .collect())
 }
-
-async fn find_for_update(
-    db: &impl ConnectionTrait,
-    brand: BrandId,
-    external_id: &str,
-) -> DomainResult<Option<order::Model>> {
-    let found = order::Entity::find()
-        .filter(order::Column::BrandId.eq(brand.0))
-        .filter(order::Column::ExternalId.eq(external_id))
-        .lock_exclusive()
-        .one(db)
-        .await?;
-    Ok(found)
-}
-
 /// An order by id, locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL;
 /// SQLite has one writer at a time anyway).
 pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> DomainResult<order::Model> {
@@ -82,191 +286,165 @@ pub(crate) async fn lock(db: &impl ConnectionTrait, order_id: i64) -> DomainResu
         .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("conversion without order {order_id}")))
 }
 
-/// Rule 1: the coupon (case-insensitive) wins over the affiliate code. A current
-/// membership is preferred; otherwise the latest removed one holding the code.
-async fn attribute(
-    db: &impl ConnectionTrait,
-    brand: BrandId,
-    event: &OrderEvent,
-) -> DomainResult<Option<(membership::Model, Attribution)>> {
-    let by_coupon =
-        event.coupon_code.as_ref().map(|c| (membership::Column::CouponKey, c.to_uppercase(), Attribution::CouponCode));
-    let by_link = event
-        .referral_code
-        .as_ref()
-        .map(|r| (membership::Column::AffiliateCode, r.clone(), Attribution::AffiliateLink));
-    for (column, code, attribution) in [by_coupon, by_link].into_iter().flatten() {
-        if let Some(m) = holder(db, brand, column, code).await? {
-            return Ok(Some((m, attribution)));
-        }
+/// First sightings: the orders of the attributed events, but those another transaction
+/// inserted first; by key.
+async fn insert_orders(
+    txn: &impl ConnectionTrait,
+    items: &[Item<'_>],
+    attributed: &[(usize, (membership::Model, Attribution))],
+) -> DomainResult<HashMap<(i64, String), order::Model>> {
+    if attributed.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(None)
-}
-
-/// The membership holding a code: the current one, else the latest removed one.
-async fn holder(
-    db: &impl ConnectionTrait,
-    brand: BrandId,
-    column: membership::Column,
-    code: String,
-) -> DomainResult<Option<membership::Model>> {
-    let mut newest_first = membership::Entity::find()
-        .filter(membership::Column::BrandId.eq(brand.0))
-        .filter(column.eq(code))
-        .order_by_desc(membership::Column::Id)
-        .all(db)
-        .await?;
-    Ok(match newest_first.iter().position(|m| m.removed_at.is_none()) {
-        Some(i) => Some(newest_first.swap_remove(i)),
-        None => newest_first.into_iter().next(),
-    })
-}
-
-/// First sighting: the order, its first history entry, its conversion with the commission
-/// pinned from the membership's terms now (rule 2), and the announcement. None if another
-/// delivery inserted the same order first.
-async fn insert_order(
-    db: &impl ConnectionTrait,
-    membership: &membership::Model,
-    attribution: Attribution,
-    currency: Currency,
-    event: &OrderEvent,
-) -> DomainResult<Option<Recorded>> {
     let now = time::now();
-    let new = order::ActiveModel {
-        brand_id: Set(membership.brand_id),
-        campaign_id: Set(membership.campaign_id),
-        creator_id: Set(membership.creator_id),
-        membership_id: Set(membership.id),
-        external_id: Set(event.external_id.clone()),
-        amount: Set(event.amount),
-        currency: Set(currency.code().to_string()),
-        status: Set(event.status),
-        coupon_code: Set(event.coupon_code.clone()),
-        ordered_at: Set(event.ordered_at.unwrap_or(event.occurred_at)),
-        status_changed_at: Set(event.occurred_at),
-        last_event_at: Set(event.occurred_at),
-        created_at: Set(now),
-        ..Default::default()
-    };
-    let inserted = order::Entity::insert(new)
-        .on_conflict_do_nothing_on([order::Column::BrandId, order::Column::ExternalId])
-        .exec_with_returning(db)
-        .await;
-    let order = match inserted {
-        Ok(TryInsertResult::Inserted(order)) => order,
-        // On PostgreSQL, SeaORM 2.0 reports the empty RETURNING of a conflict as
-        // RecordNotFound rather than Conflicted.
-        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty) | Err(DbErr::RecordNotFound(_)) => return Ok(None),
-        Err(err) => return Err(err.into()),
-    };
-    insert_history(db, &order, event.status, event.occurred_at, &event.source).await?;
-    let rate = Rate::from_scaled(membership.commission_rate);
-    let commission = money::commission(event.amount, rate, membership.commission_flat);
-    conversion::ActiveModel {
-        brand_id: Set(order.brand_id),
-        order_id: Set(order.id),
-        campaign_id: Set(order.campaign_id),
-        creator_id: Set(order.creator_id),
-        membership_id: Set(membership.id),
-        attribution: Set(attribution),
-        commission: Set(commission),
-        approval: Set(Approval::Approved),
-        reviewed_at: Set(None),
-        rejection_reason: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let counted = Contribution::of(order.status, order.amount, Approval::Approved, commission);
-    rollup::apply(db, Bucket::of(&order), counted).await?;
-    let change = OrderStatusChanged {
-        order_id: order.id,
-        previous_status: None,
-        status: order.status,
-        changed_at: order.status_changed_at,
-    };
-    outbox::append(db, order.brand_id, order.campaign_id, EventKind::OrderStatusChanged, &change).await?;
-    Ok(Some(Recorded { order: Some(order), announced: true }))
+    let mut new: Vec<(&Item, &membership::Model)> = attributed.iter().map(|(i, (m, _))| (&items[*i], m)).collect();
+    // In key order, so that two transactions inserting the same new orders wait for each
+    // other in the same order rather than for each other.
+    new.sort_by_key(|(item, _)| item.key());
+    let rows = new
+        .into_iter()
+        .map(|(item, membership)| {
+            let event = item.event;
+            vec![
+                membership.brand_id.into(),
+                membership.campaign_id.into(),
+                membership.creator_id.into(),
+                membership.id.into(),
+                event.external_id.clone().into(),
+                event.amount.into(),
+                item.currency.code().into(),
+                event.status.to_value().into(),
+                event.coupon_code.clone().unwrap_or_default().into(),
+                event.ordered_at.unwrap_or(event.occurred_at).into(),
+                event.occurred_at.into(),
+                event.occurred_at.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let (id, text) = (Column::BigInt, Column::Text);
+    let columns = [
+        ("brand_id", id),
+        ("campaign_id", id),
+        ("creator_id", id),
+        ("membership_id", id),
+        ("external_id", text),
+        ("amount", id),
+        ("currency", text),
+        ("status", text),
+        ("coupon_code", text),
+        ("ordered_at", id),
+        ("status_changed_at", id),
+        ("last_event_at", id),
+        ("created_at", id),
+    ];
+    let rows = sql.rows(backend, &columns, rows);
+    let names = columns.map(|(name, _)| name).join(", ");
+    // No coupon is bound as '' (a parsed coupon code is never empty).
+    let read =
+        columns.map(
+            |(name, _)| {
+                if name == "coupon_code" { "NULLIF(v.coupon_code, '')".to_string() } else { format!("v.{name}") }
+            },
+        );
+    sql.push(&format!(
+        "INSERT INTO orders ({names}) SELECT {} FROM {rows} WHERE true \
+         ON CONFLICT (brand_id, external_id) DO NOTHING RETURNING *",
+        read.join(", ")
+    ));
+    let orders = order::Entity::find().from_raw_sql(sql.build(backend)).all(txn).await?;
+    Ok(orders.into_iter().map(|o| ((o.brand_id, o.external_id.clone()), o)).collect())
 }
 
-/// Appends to the history unless this exact event is already there; false for a repeat.
-async fn insert_history(
-    db: &impl ConnectionTrait,
-    order: &order::Model,
-    status: OrderStatus,
-    occurred_at: Millis,
-    source: &str,
-) -> DomainResult<bool> {
-    let event = order_event::ActiveModel {
-        brand_id: Set(order.brand_id),
-        order_id: Set(order.id),
-        status: Set(status),
-        occurred_at: Set(occurred_at),
-        source: Set(source.to_string()),
-        received_at: Set(time::now()),
-        ..Default::default()
-    };
-    let inserted = order_event::Entity::insert(event)
-        .on_conflict_do_nothing_on([
-            order_event::Column::OrderId,
-            order_event::Column::OccurredAt,
-            order_event::Column::Status,
-        ])
-        .exec_without_returning(db)
-        .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+/// Appends each event to its order's history unless that exact event is already there;
+/// the orders whose event was new.
+async fn insert_history<'a>(
+    txn: &impl ConnectionTrait,
+    events: impl Iterator<Item = (&'a order::Model, &'a OrderEvent)>,
+) -> DomainResult<HashSet<i64>> {
+    let received_at = time::now();
+    let rows: Vec<Vec<Value>> = events
+        .map(|(order, event)| {
+            vec![
+                order.brand_id.into(),
+                order.id.into(),
+                event.status.to_value().into(),
+                event.occurred_at.into(),
+                event.source.clone().into(),
+                received_at.into(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let (id, text) = (Column::BigInt, Column::Text);
+    let columns = [
+        ("brand_id", id),
+        ("order_id", id),
+        ("status", text),
+        ("occurred_at", id),
+        ("source", text),
+        ("received_at", id),
+    ];
+    let rows = sql.rows(backend, &columns, rows);
+    let names = columns.map(|(name, _)| name).join(", ");
+    sql.push(&format!(
+        "INSERT INTO order_events ({names}) SELECT {names} FROM {rows} WHERE true \
+         ON CONFLICT (order_id, occurred_at, status) DO NOTHING RETURNING order_id"
+    ));
+    let inserted = txn.query_all_raw(sql.build(backend)).await?;
+    Ok(inserted.iter().map(|row| row.try_get::<i64>("", "order_id")).collect::<Result<_, _>>()?)
 }
 
-/// Rule 3 on a locked, existing order: newer events apply, older ones only join the
-/// history, repeats change nothing; of events stamped at the same instant the one of
-/// higher `precedence` wins, whatever order they arrive in. A newer event also carries
-/// the order's current amount (a partial refund lowers Shopify's current subtotal), so
-/// sales follow it; the commission stays as pinned when the conversion was created (rule 2).
-async fn apply_status(db: &impl ConnectionTrait, existing: order::Model, event: &OrderEvent) -> DomainResult<Recorded> {
-    let fresh = insert_history(db, &existing, event.status, event.occurred_at, &event.source).await?;
-    let newer = (event.occurred_at, precedence(event.status)) > (existing.last_event_at, precedence(existing.status));
-    if !fresh || !newer {
-        return Ok(Recorded { order: Some(existing), announced: false });
+/// Writes each order's status, amount and event times, in one statement.
+async fn update_orders<'a>(
+    txn: &impl ConnectionTrait,
+    orders: impl Iterator<Item = &'a order::Model>,
+) -> DomainResult<()> {
+    let rows: Vec<Vec<Value>> = orders
+        .map(|o| {
+            let values = [o.id, o.status_changed_at, o.last_event_at, o.amount].map(Value::from);
+            let mut row = vec![o.status.to_value().into()];
+            row.extend(values);
+            row
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    let previous = existing.status;
-    let changed = previous != event.status;
-    let mut update = order::Entity::update_many().col_expr(order::Column::LastEventAt, Expr::value(event.occurred_at));
-    if changed {
-        update = update
-            .col_expr(order::Column::Status, Expr::value(event.status))
-            .col_expr(order::Column::StatusChangedAt, Expr::value(event.occurred_at));
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let id = Column::BigInt;
+    let columns =
+        [("status", Column::Text), ("id", id), ("status_changed_at", id), ("last_event_at", id), ("amount", id)];
+    let rows = sql.rows(backend, &columns, rows);
+    // Every row's new values, joined by id: SQL (UPDATE … FROM), which sea-query does not write.
+    sql.push(&format!(
+        "UPDATE orders SET status = v.status, status_changed_at = v.status_changed_at, \
+         last_event_at = v.last_event_at, amount = v.amount FROM {rows} WHERE orders.id = v.id"
+    ));
+    txn.execute_raw(sql.build(backend)).await?;
+    Ok(())
+}
+
+/// The conversions of these orders, by order.
+async fn pinned_conversions(
+    txn: &impl ConnectionTrait,
+    order_ids: impl Iterator<Item = i64>,
+) -> DomainResult<HashMap<i64, conversion::Model>> {
+    let ids: Vec<Value> = order_ids.map(Value::from).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    if event.amount != existing.amount {
-        update = update.col_expr(order::Column::Amount, Expr::value(event.amount));
-    }
-    update.filter(order::Column::Id.eq(existing.id)).exec(db).await?;
-    let before = existing.clone();
-    let mut updated = existing;
-    updated.last_event_at = event.occurred_at;
-    updated.amount = event.amount;
-    updated.status = event.status;
-    if changed || before.amount != updated.amount {
-        let conversion = before
-            .find_related(conversion::Entity)
-            .one(db)
-            .await?
-            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("order {} has no conversion", before.id)))?;
-        let was = Contribution::of(before.status, before.amount, conversion.approval, conversion.commission);
-        let now = Contribution::of(updated.status, updated.amount, conversion.approval, conversion.commission);
-        rollup::apply(db, Bucket::of(&updated), now.minus(was)).await?;
-    }
-    if !changed {
-        return Ok(Recorded { order: Some(updated), announced: false });
-    }
-    updated.status_changed_at = event.occurred_at;
-    let change = OrderStatusChanged {
-        order_id: updated.id,
-        previous_status: Some(previous),
-        status: updated.status,
-        changed_at: event.occurred_at,
-    };
-    outbox::append(db, updated.brand_id, updated.campaign_id, EventKind::OrderStatusChanged, &change).await?;
-    Ok(Recorded { order: Some(updated), announced: true })
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new("");
+    let of = sql.any(backend, "order_id", Column::BigInt, ids);
+    sql.push(&format!("SELECT * FROM conversions WHERE {of}"));
+    let found = conversion::Entity::find().from_raw_sql(sql.build(backend)).all(txn).await?;
+    Ok(found.into_iter().map(|c| (c.order_id, c)).collect())
 }

@@ -1,21 +1,26 @@
-//! Group commit for SQLite: order events wait for the one writer connection anyway, so
-//! the events waiting together are recorded in one transaction with one commit, so one
-//! sync of the log, for all of them; if any of them fails, the group is recorded again
-//! one event per transaction, so that the others are untouched by it. Each caller is
-//! answered only after its event's commit. On
-//! PostgreSQL, which commits concurrent transactions together by itself, each event is
-//! recorded in its own transaction as before.
-use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
-use tokio::sync::{mpsc, oneshot};
+//! Group commit: order events that arrive while others are being recorded wait, and are
+//! then recorded together, in one transaction with one commit (one sync of the log) and
+//! the same few statements whatever their number (`ingest::record_all`). If any of them
+//! fails, the group is recorded again one event per transaction, so that only that one
+//! fails. Each caller is answered only after its event's commit.
+//!
+//! SQLite has one writer, so one group is recorded at a time. On PostgreSQL a few groups
+//! are recorded at once, so that one is being built while another commits.
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::ingest::{record, record_in};
+use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::ingest::{Item, record, record_all};
 use super::{OrderEvent, Recorded};
+use crate::db::WRITER_CONNECTIONS;
 use crate::domain::BrandId;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::Currency;
 
 /// The most events one commit takes.
-const MAX_BATCH: usize = 128;
+const MAX_GROUP: usize = 128;
 
 struct Job {
     brand: BrandId,
@@ -24,72 +29,103 @@ struct Job {
     reply: oneshot::Sender<DomainResult<Recorded>>,
 }
 
-/// Where order events are recorded: `Writer::record` is `orders::record`, with group
-/// commit on SQLite.
+impl Job {
+    fn item(&self) -> Item<'_> {
+        Item { brand: self.brand, currency: self.currency, event: &self.event }
+    }
+}
+
+/// Where order events are recorded: `Writer::record` is `orders::record`, with group commit.
 #[derive(Clone)]
 pub struct Writer {
-    db: DatabaseConnection,
-    /// SQLite's queue of events for the group-commit task; None on PostgreSQL.
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
+    /// Starts recording on `db`: `db::writer_pool`'s connections.
     pub fn start(db: DatabaseConnection) -> Writer {
-        if db.get_database_backend() != DbBackend::Sqlite {
-            return Writer { db, jobs: None };
+        let writers = if db.get_database_backend() == DbBackend::Postgres { WRITER_CONNECTIONS as usize } else { 1 };
+        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            tokio::spawn(commit_in_groups(db.clone(), rx.clone()));
         }
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(commit_in_groups(db.clone(), rx));
-        Writer { db, jobs: Some(tx) }
+        Writer { jobs: tx }
     }
 
     /// Records one order event, as `orders::record` does, once it is committed.
     pub async fn record(&self, brand: BrandId, currency: Currency, event: OrderEvent) -> DomainResult<Recorded> {
-        let Some(jobs) = &self.jobs else { return record(&self.db, brand, currency, &event).await };
         let (reply, answer) = oneshot::channel();
         let gone = || DomainError::Unexpected(anyhow::anyhow!("the order writer stopped"));
-        jobs.send(Job { brand, currency, event, reply }).await.map_err(|_| gone())?;
+        self.jobs.send(Job { brand, currency, event, reply }).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
 
-/// Takes the events waiting (up to `MAX_BATCH`) and records them in one transaction;
-/// runs until every `Writer` is dropped.
-async fn commit_in_groups(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+/// Takes the events waiting (up to `MAX_GROUP`, about distinct orders) and records them
+/// in one transaction; runs until every `Writer` is dropped. Writers take turns at the
+/// queue: one waits there while the others record.
+async fn commit_in_groups(db: DatabaseConnection, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    // An event about an order already in the group: it goes first in the next one.
+    let mut held: Option<Job> = None;
+    loop {
+        let mut group = Vec::new();
+        match held.take() {
+            // Never waits for the queue with an event in hand: the writer waiting there
+            // may wait for a long time.
+            Some(job) => {
+                group.push(job);
+                if let Ok(mut rx) = queue.try_lock() {
+                    held = gather(&mut rx, &mut group);
+                }
+            }
+            None => {
+                let mut rx = queue.lock().await;
+                let Some(job) = rx.recv().await else { return };
+                group.push(job);
+                held = gather(&mut rx, &mut group);
             }
         }
-        let outcomes = match record_all(&db, &jobs).await {
-            Ok(outcomes) => outcomes,
+        let outcomes = match record_group(&db, &group).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             // One event failed (or the commit did): nothing of the group was kept. Each
             // event is recorded again in a transaction of its own, so that only the
             // failing one fails.
-            Err(_) => {
-                let mut outcomes = Vec::with_capacity(jobs.len());
-                for job in &jobs {
+            Err(_) if group.len() > 1 => {
+                let mut outcomes = Vec::with_capacity(group.len());
+                for job in &group {
                     outcomes.push(record(&db, job.brand, job.currency, &job.event).await);
                 }
                 outcomes
             }
+            Err(err) => vec![Err(err)],
         };
-        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        for (job, outcome) in group.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
     }
 }
 
-/// Every job's outcome, committed together; Err, with nothing kept, as soon as one fails.
-async fn record_all(db: &DatabaseConnection, jobs: &[Job]) -> DomainResult<Vec<DomainResult<Recorded>>> {
-    let txn = db.begin().await?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        outcomes.push(Ok(record_in(&txn, job.brand, job.currency, &job.event).await?));
+/// Adds the events waiting to the group, up to `MAX_GROUP`, and stops at one about an
+/// order already in it, which it returns.
+fn gather(rx: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>) -> Option<Job> {
+    let mut orders: HashSet<(i64, String)> = group.iter().map(|j| j.item().key()).collect();
+    while group.len() < MAX_GROUP {
+        let job = rx.try_recv().ok()?;
+        if !orders.insert(job.item().key()) {
+            return Some(job);
+        }
+        group.push(job);
     }
+    None
+}
+
+/// Every event of the group recorded and committed together; Err, with nothing kept, as
+/// soon as one fails.
+async fn record_group(db: &DatabaseConnection, group: &[Job]) -> DomainResult<Vec<Recorded>> {
+    let txn = db.begin().await?;
+    let items: Vec<Item> = group.iter().map(Job::item).collect();
+    let outcomes = record_all(&txn, &items).await?;
     txn.commit().await?;
     Ok(outcomes)
 }
