@@ -7,15 +7,16 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
-/// A fresh database named `name`: PostgreSQL on 127.0.0.1:5432, or a SQLite file in the
-/// temporary directory.
+/// A fresh database named `name`: PostgreSQL on 127.0.0.1:5432, without TLS as in the
+/// scripts of `benches/` (on loopback it only costs both sides CPU), or a SQLite file in
+/// the temporary directory.
 pub async fn fresh_database(backend: &str, name: &str) -> anyhow::Result<String> {
     Ok(match backend {
         "postgres" => {
             let admin = Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
             admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
             admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            format!("postgres://postgres@127.0.0.1:5432/{name}")
+            format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable")
         }
         _ => {
             let path = std::env::temp_dir().join(format!("{name}.db"));
