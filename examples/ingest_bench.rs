@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{client_cpu, gql, percentile, usage};
+use common::{client_cpu, gql, machine_busy, percentile, usage};
 use serde_json::json;
 
 const MEMBERS: usize = 100;
@@ -88,15 +88,16 @@ impl Target {
 }
 
 /// Runs `conns` clients for `secs`; client `c` sends its `n`th event with `event(c, n)`.
-/// Events/s, p50 and p99 ms, server and client CPU (% of one core), and the fewest
-/// events any one client sent.
+/// Events/s, p50 and p99 ms, server and client CPU (% of one core), the machine's busy
+/// CPU time per event (server, database and client together), and the fewest events any
+/// one client sent.
 async fn phase<F, Fut>(target: &Arc<Target>, pid: u32, conns: usize, secs: u64, event: F) -> Phase
 where
     F: Fn(Arc<Target>, usize, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = f64> + Send,
 {
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let (cpu_before, client_before) = (usage(pid).1, client_cpu());
+    let (cpu_before, client_before, machine_before) = (usage(pid).1, client_cpu(), machine_busy());
     let started = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -124,12 +125,14 @@ where
     latencies.sort_by(f64::total_cmp);
     let server = (usage(pid).1 - cpu_before) / elapsed * 100.0;
     let client = (client_cpu() - client_before) / elapsed * 100.0;
+    let per_event = (machine_busy() - machine_before) * 1e6 / latencies.len().max(1) as f64;
     Phase {
         rate: latencies.len() as f64 / elapsed,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         server,
         client,
+        per_event,
         fewest,
     }
 }
@@ -140,6 +143,7 @@ struct Phase {
     p99: f64,
     server: f64,
     client: f64,
+    per_event: f64,
     fewest: u64,
 }
 
@@ -214,11 +218,16 @@ async fn main() -> anyhow::Result<()> {
         t.send("orders/updated", shopify_order(id, &format!("CODE{}", id as usize % MEMBERS), financial, &at)).await
     })
     .await;
-    println!("| phase | events/s | p50 ms | p99 ms | server CPU | client CPU |");
-    println!("|---|---|---|---|---|---|");
-    for (name, Phase { rate, p50, p99, server, client, .. }) in [("new orders", new), ("status changes", changes)] {
-        println!("| {name} | {rate:.0} | {p50:.1} | {p99:.1} | {server:.0}% | {client:.0}% |");
-        println!("RESULT {} {name} conns={conns} events/s={rate:.0} p50={p50:.2} p99={p99:.2}", args.backend);
+    println!("| phase | events/s | p50 ms | p99 ms | server CPU | client CPU | machine CPU µs/event |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, Phase { rate, p50, p99, server, client, per_event, .. }) in
+        [("new orders", new), ("status changes", changes)]
+    {
+        println!("| {name} | {rate:.0} | {p50:.1} | {p99:.1} | {server:.0}% | {client:.0}% | {per_event:.0} |");
+        println!(
+            "RESULT {} {name} conns={conns} events/s={rate:.0} p50={p50:.2} p99={p99:.2} cpu_us={per_event:.0}",
+            args.backend
+        );
     }
     Ok(())
 }

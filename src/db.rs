@@ -60,10 +60,10 @@ pub async fn connect_with(
 }
 
 /// Connections of the main pool on PostgreSQL, of the live pool, and of the writer's
-/// pool (one per group of order events being recorded at once).
+/// pool: one group of order events runs its statements while the others commit.
 const CONNECTIONS: u32 = 10;
 const LIVE_CONNECTIONS: u32 = 2;
-pub const WRITER_CONNECTIONS: u32 = 4;
+pub const WRITER_CONNECTIONS: u32 = 3;
 /// Read-only connections beside SQLite's one writer: a few per core, so that reads of
 /// several requests run at once on every core.
 const SQLITE_READERS: u32 = 4;
@@ -376,6 +376,81 @@ impl Sql {
             _ => self.text,
         };
         Statement::from_sql_and_values(backend, text, self.values)
+    }
+}
+
+/// Data-modifying statements run together: on PostgreSQL as one statement, each a
+/// data-modifying `WITH` query (one round trip, one plan kept for its never-changing
+/// text); on SQLite one after another, in the order added (in-process, no round trips to
+/// save). Each says how many rows it wrote or changed.
+pub struct Batch {
+    backend: DbBackend,
+    /// PostgreSQL's one statement, bound as its parts are added.
+    shared: Sql,
+    parts: Vec<Option<String>>,
+    /// SQLite's statements, with the index of their part.
+    own: Vec<(usize, Sql)>,
+}
+
+impl Batch {
+    pub fn new(backend: DbBackend) -> Batch {
+        Batch { backend, shared: Sql::new(""), parts: Vec::new(), own: Vec::new() }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// Adds a statement (no `RETURNING`) that `write` writes into the `Sql` it is given,
+    /// over `rows` rows (`Sql::rows`); it returns the part's index for `run`'s answer. A
+    /// part without rows is left out on SQLite (whose VALUES need one), and kept on
+    /// PostgreSQL, where it writes nothing, so that the text never changes.
+    pub fn add(&mut self, rows: usize, write: impl FnOnce(&mut Sql) -> String) -> usize {
+        let index = self.parts.len();
+        if self.backend == DbBackend::Postgres {
+            let text = write(&mut self.shared);
+            self.parts.push(Some(text));
+        } else {
+            self.parts.push(None);
+            if rows > 0 {
+                let mut sql = Sql::new("");
+                let text = write(&mut sql);
+                sql.push(&text);
+                self.own.push((index, sql));
+            }
+        }
+        index
+    }
+
+    /// Runs every part; the rows each wrote, by index.
+    pub async fn run(self, db: &impl ConnectionTrait) -> Result<Vec<u64>, sea_orm::DbErr> {
+        let mut counts = vec![0; self.parts.len()];
+        if self.backend == DbBackend::Postgres {
+            if self.parts.is_empty() {
+                return Ok(counts);
+            }
+            let mut sql = self.shared;
+            let ctes: Vec<String> = self
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| format!("w{i} AS ({} RETURNING 1)", part.as_deref().unwrap_or_default()))
+                .collect();
+            let counted: Vec<String> =
+                (0..self.parts.len()).map(|i| format!("CAST((SELECT COUNT(*) FROM w{i}) AS BIGINT) AS n{i}")).collect();
+            sql.push(&format!("WITH {} SELECT {}", ctes.join(", "), counted.join(", ")));
+            let row = db.query_one_raw(sql.build(self.backend)).await?;
+            if let Some(row) = row {
+                for (i, count) in counts.iter_mut().enumerate() {
+                    *count = row.try_get::<i64>("", &format!("n{i}"))? as u64;
+                }
+            }
+        } else {
+            for (i, sql) in self.own {
+                counts[i] = db.execute_raw(sql.build(self.backend)).await?.rows_affected();
+            }
+        }
+        Ok(counts)
     }
 }
 

@@ -114,6 +114,16 @@ pub fn usage(pid: u32) -> (f64, f64) {
     (rss_kib / 1024.0, ticks / 100.0)
 }
 
+/// CPU time the whole machine has spent busy so far (s, all cores): user, system and
+/// interrupt time, not idle, waiting for the disk or stolen by the host.
+pub fn machine_busy() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0.0)).collect();
+    // user nice system idle iowait irq softirq steal
+    [0, 1, 2, 5, 6].iter().map(|&i| ticks.get(i).copied().unwrap_or(0.0)).sum::<f64>() / 100.0
+}
+
 /// This process's CPU time so far (s).
 pub fn client_cpu() -> f64 {
     usage(std::process::id()).1

@@ -4,7 +4,7 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, Value};
 use serde::{Deserialize, Serialize};
 
 use super::time;
-use crate::db::{Column, Sql};
+use crate::db::{Batch, Column};
 use crate::domain::error::DomainResult;
 use entity::enums::{Approval, EventKind, OrderStatus};
 use entity::event;
@@ -55,6 +55,22 @@ pub async fn append_all<P: Serialize>(
     kind: EventKind,
     events: impl IntoIterator<Item = (i64, i64, P)>,
 ) -> DomainResult<()> {
+    let events: Vec<_> = events.into_iter().collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut batch = Batch::new(db.get_database_backend());
+    write_all(&mut batch, kind, events)?;
+    batch.run(db).await?;
+    Ok(())
+}
+
+/// `append_all` as a part of the caller's batch.
+pub fn write_all<P: Serialize>(
+    batch: &mut Batch,
+    kind: EventKind,
+    events: impl IntoIterator<Item = (i64, i64, P)>,
+) -> DomainResult<()> {
     let rows: Vec<Vec<Value>> = events
         .into_iter()
         .map(|(brand_id, campaign_id, payload)| {
@@ -62,19 +78,16 @@ pub async fn append_all<P: Serialize>(
             Ok(vec![brand_id.into(), campaign_id.into(), payload.into()])
         })
         .collect::<DomainResult<_>>()?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new("");
-    let columns = [("brand_id", Column::BigInt), ("campaign_id", Column::BigInt), ("payload", Column::Text)];
-    let rows = sql.rows(backend, &columns, rows);
-    let (kind, now) = (sql.bind(kind.to_value()), sql.bind(time::now()));
-    sql.push(&format!(
-        "INSERT INTO events (brand_id, campaign_id, kind, payload, created_at) \
-         SELECT v.brand_id, v.campaign_id, {kind}, v.payload, {now} FROM {rows}"
-    ));
-    db.execute_raw(sql.build(backend)).await?;
+    let backend = batch.backend();
+    batch.add(rows.len(), |sql| {
+        let columns = [("brand_id", Column::BigInt), ("campaign_id", Column::BigInt), ("payload", Column::Text)];
+        let rows = sql.rows(backend, &columns, rows);
+        let (kind, now) = (sql.bind(kind.to_value()), sql.bind(time::now()));
+        format!(
+            "INSERT INTO events (brand_id, campaign_id, kind, payload, created_at) \
+             SELECT v.brand_id, v.campaign_id, {kind}, v.payload, {now} FROM {rows}"
+        )
+    });
     Ok(())
 }
 

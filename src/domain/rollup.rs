@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::BrandId;
 use super::time::{self, DAY, TimeRange};
-use crate::db::{Column, Sql};
+use crate::db::{Batch, Column, Sql};
 use crate::domain::error::{DomainError, DomainResult};
 use entity::enums::{Approval, OrderStatus};
 use entity::figures;
@@ -90,72 +90,82 @@ const TABLES: [(&str, Option<&str>); 3] =
     [("order_rollups", Some("day")), ("order_months", Some("month")), ("order_totals", None)];
 
 /// Adds each delta to its bucket's day, month and all-time rows, creating them when
-/// needed: the deltas are first summed per row, and each table's rows go in one
-/// statement, in key order (so that concurrent writers lock them in the same order); all
-/// three statements are one on PostgreSQL (one round trip), three on SQLite (in-process).
-/// A delta that would take any row past `BUCKET_CAP` is refused (the caller's
-/// transaction then stores nothing).
+/// needed, in a batch of its own (`Sums::write` adds them to the caller's). A delta that
+/// would take any row past `BUCKET_CAP` is refused (the caller's transaction then stores
+/// nothing).
 pub async fn apply(
     db: &impl ConnectionTrait,
     deltas: impl IntoIterator<Item = (Bucket, Contribution)>,
 ) -> DomainResult<()> {
-    // Per table: (campaign, creator, bucket key) -> (brand, summed delta).
-    let mut rows: [BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3] = Default::default();
-    for (bucket, delta) in deltas {
-        let day = time::day(bucket.ordered_at);
-        for (table, key) in rows.iter_mut().zip([Some(day), Some(figures::month_of_day(day)), None]) {
-            let row = table
-                .entry((bucket.campaign_id, bucket.creator_id, key))
-                .or_insert((bucket.brand_id, Contribution::default()));
-            row.1 = row.1.plus(delta);
-        }
-    }
-    for table in &mut rows {
-        table.retain(|_, (_, delta)| *delta != Contribution::default());
-    }
-    let expected: usize = rows.iter().map(BTreeMap::len).sum();
-    if expected == 0 {
+    let sums = Sums::of(deltas);
+    if sums.is_empty() {
         return Ok(());
     }
-    let backend = db.get_database_backend();
-    let applied = if backend == DbBackend::Postgres {
-        // All three tables, even those without rows: the statement's text never changes.
-        let mut sql = Sql::new("");
-        let ctes: Vec<String> = TABLES
-            .iter()
-            .zip(rows)
-            .enumerate()
-            .map(|(i, ((table, column), rows))| {
-                format!("t{i} AS ({} RETURNING 1)", upsert(&mut sql, backend, table, *column, rows))
-            })
-            .collect();
-        sql.push(&format!(
-            "WITH {} SELECT CAST((SELECT COUNT(*) FROM t0) + (SELECT COUNT(*) FROM t1) + (SELECT COUNT(*) FROM t2) \
-             AS BIGINT) AS n",
-            ctes.join(", ")
-        ));
-        let row = db.query_one_raw(sql.build(backend)).await?;
-        row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) as u64
-    } else {
-        let mut applied = 0;
-        for ((table, column), rows) in TABLES.iter().zip(rows).filter(|(_, rows)| !rows.is_empty()) {
-            let mut sql = Sql::new("");
-            let upsert = upsert(&mut sql, backend, table, *column, rows);
-            sql.push(&upsert);
-            applied += db.execute_raw(sql.build(backend)).await?.rows_affected();
+    let mut batch = Batch::new(db.get_database_backend());
+    let written = sums.write(&mut batch);
+    let counts = batch.run(db).await?;
+    written.check(&counts)
+}
+
+/// Deltas summed per rollup row, per table: (campaign, creator, bucket key) -> (brand,
+/// summed delta), rows whose deltas cancel out left out.
+pub struct Sums([BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3]);
+
+/// Where a batch writes `Sums`: its parts, and how many rows they must touch.
+pub struct Written {
+    parts: [usize; 3],
+    expected: u64,
+}
+
+impl Sums {
+    pub fn of(deltas: impl IntoIterator<Item = (Bucket, Contribution)>) -> Sums {
+        let mut rows: [BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3] = Default::default();
+        for (bucket, delta) in deltas {
+            let day = time::day(bucket.ordered_at);
+            for (table, key) in rows.iter_mut().zip([Some(day), Some(figures::month_of_day(day)), None]) {
+                let row = table
+                    .entry((bucket.campaign_id, bucket.creator_id, key))
+                    .or_insert((bucket.brand_id, Contribution::default()));
+                row.1 = row.1.plus(delta);
+            }
         }
-        applied
-    };
-    if applied != expected as u64 {
-        return Err(DomainError::Invalid {
+        for table in &mut rows {
+            table.retain(|_, (_, delta)| *delta != Contribution::default());
+        }
+        Sums(rows)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(BTreeMap::is_empty)
+    }
+
+    /// Adds one upsert per table to the batch, each writing its rows in key order, so
+    /// that concurrent writers lock them in the same order.
+    pub fn write(self, batch: &mut Batch) -> Written {
+        let backend = batch.backend();
+        let expected = self.0.iter().map(|rows| rows.len() as u64).sum();
+        let mut parts = [0; 3];
+        for ((part, (table, column)), rows) in parts.iter_mut().zip(TABLES).zip(self.0) {
+            *part = batch.add(rows.len(), |sql| upsert(sql, backend, table, column, rows));
+        }
+        Written { parts, expected }
+    }
+}
+
+impl Written {
+    /// Err unless every row was written: one would have passed the cap.
+    pub fn check(&self, counts: &[u64]) -> DomainResult<()> {
+        if self.parts.iter().map(|&p| counts[p]).sum::<u64>() == self.expected {
+            return Ok(());
+        }
+        Err(DomainError::Invalid {
             message: format!(
                 "one creator's sales in one campaign would pass {BUCKET_CAP} minor units in a day, a month \
                  or in all, more than Tally adds up exactly"
             ),
             input: None,
-        });
+        })
     }
-    Ok(())
 }
 
 /// An upsert of rows (`(campaign, creator, bucket) -> (brand, delta)`) that adds each

@@ -1,7 +1,9 @@
 //! The write path: attribution (rule 1), the pinned commission (rule 2) and status
 //! applied in event-time order (rule 3). Events are recorded in groups, each in one
 //! transaction with its history, rollups and announcements, and a group takes the same
-//! few statements whatever its size: one per table it reads or writes.
+//! few statements whatever its size: a read of the orders it is about (locked), one of
+//! the memberships that attribute the new ones, the new orders, the conversions of those
+//! that move, and everything else it writes at once (`db::Batch`).
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
@@ -9,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{Attribution, OrderEvent, Recorded, precedence};
-use crate::db::{Column, Sql};
+use crate::db::{Batch, Column, Sql};
 use crate::domain::BrandId;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::money::{self, Currency, Rate};
@@ -98,9 +100,13 @@ async fn record_pass(
             None => conflicted.push(i),
         }
     }
-    let histories =
-        known.iter().map(|(i, o)| (o, items[*i].event)).chain(created.iter().map(|(i, o, _)| (o, items[*i].event)));
-    let fresh = insert_history(txn, histories).await?;
+    // Every event joins its order's history, unless that exact event is already there.
+    let history: Vec<(&order::Model, &OrderEvent)> = known
+        .iter()
+        .map(|(i, o)| (o, items[*i].event))
+        .chain(created.iter().map(|(i, o, _)| (o, items[*i].event)))
+        .collect();
+    let history = history_rows(history);
 
     let mut deltas = Vec::new();
     let mut changes = Vec::new();
@@ -118,18 +124,19 @@ async fn record_pass(
         changes.push(announcement(&order, None));
         outcomes[i] = Some(Recorded { order: Some(order), announced: true });
     }
-    insert_conversions(txn, &conversions).await?;
 
     // Rule 3 on known orders, locked: newer events apply, older ones only join the
     // history, repeats change nothing; of events stamped at the same instant the one of
     // higher `precedence` wins, whatever order they arrive in. A newer event also carries
     // the order's current amount (a partial refund lowers Shopify's current subtotal), so
     // sales follow it; the commission stays as pinned when the conversion was created.
+    // A newer event is never already in the history: every event that was newer when it
+    // came moved the order (under this same lock) to at least its own time and precedence.
     let mut updates = Vec::new();
     for (i, before) in known {
         let event = items[i].event;
         let newer = (event.occurred_at, precedence(event.status)) > (before.last_event_at, precedence(before.status));
-        if !fresh.contains(&before.id) || !newer {
+        if !newer {
             outcomes[i] = Some(Recorded { order: Some(before), announced: false });
             continue;
         }
@@ -142,10 +149,10 @@ async fn record_pass(
         }
         updates.push((i, before, after));
     }
-    update_orders(txn, updates.iter().map(|(_, _, after)| after)).await?;
     let moved =
         |before: &order::Model, after: &order::Model| before.status != after.status || before.amount != after.amount;
     let pinned = pinned_conversions(txn, updates.iter().filter(|(_, b, a)| moved(b, a)).map(|(_, b, _)| b.id)).await?;
+    let order_updates = update_rows(updates.iter().map(|(_, _, after)| after));
     for (i, before, after) in updates {
         if moved(&before, &after) {
             let conversion = pinned
@@ -161,47 +168,51 @@ async fn record_pass(
         }
         outcomes[i] = Some(Recorded { order: Some(after), announced });
     }
-    rollup::apply(txn, deltas).await?;
-    outbox::append_all(txn, EventKind::OrderStatusChanged, changes).await?;
+
+    // Everything the group writes, in one statement on PostgreSQL.
+    let mut batch = Batch::new(txn.get_database_backend());
+    write_history(&mut batch, history);
+    write_conversions(&mut batch, conversions);
+    write_updates(&mut batch, order_updates);
+    let rollups = rollup::Sums::of(deltas).write(&mut batch);
+    outbox::write_all(&mut batch, EventKind::OrderStatusChanged, changes)?;
+    let counts = batch.run(txn).await?;
+    rollups.check(&counts)?;
     Ok(conflicted)
 }
 
 /// The approved conversions of new orders, each `([brand, order, campaign, creator,
 /// membership, commission], attribution)`.
-async fn insert_conversions(txn: &impl ConnectionTrait, conversions: &[([i64; 6], Attribution)]) -> DomainResult<()> {
-    if conversions.is_empty() {
-        return Ok(());
-    }
+fn write_conversions(batch: &mut Batch, conversions: Vec<([i64; 6], Attribution)>) {
     let now = time::now();
-    let rows = conversions
-        .iter()
+    let rows: Vec<Vec<Value>> = conversions
+        .into_iter()
         .map(|(ids, attribution)| {
             let mut row: Vec<Value> = ids.map(Value::from).into();
             row.push(attribution.to_value().into());
             row
         })
         .collect();
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new("");
-    let id = Column::BigInt;
-    let columns = [
-        ("brand_id", id),
-        ("order_id", id),
-        ("campaign_id", id),
-        ("creator_id", id),
-        ("membership_id", id),
-        ("commission", id),
-        ("attribution", Column::Text),
-    ];
-    let rows = sql.rows(backend, &columns, rows);
-    let names = columns.map(|(name, _)| name).join(", ");
-    let (approved, now) = (sql.bind(Approval::Approved.to_value()), sql.bind(now));
-    sql.push(&format!(
-        "INSERT INTO conversions ({names}, approval, reviewed_at, rejection_reason, created_at) \
-         SELECT {names}, {approved}, NULL, NULL, {now} FROM {rows}"
-    ));
-    txn.execute_raw(sql.build(backend)).await?;
-    Ok(())
+    let backend = batch.backend();
+    batch.add(rows.len(), |sql| {
+        let id = Column::BigInt;
+        let columns = [
+            ("brand_id", id),
+            ("order_id", id),
+            ("campaign_id", id),
+            ("creator_id", id),
+            ("membership_id", id),
+            ("commission", id),
+            ("attribution", Column::Text),
+        ];
+        let rows = sql.rows(backend, &columns, rows);
+        let names = columns.map(|(name, _)| name).join(", ");
+        let (approved, now) = (sql.bind(Approval::Approved.to_value()), sql.bind(now));
+        format!(
+            "INSERT INTO conversions ({names}, approval, reviewed_at, rejection_reason, created_at) \
+             SELECT {names}, {approved}, NULL, NULL, {now} FROM {rows}"
+        )
+    });
 }
 
 /// The outbox entry of an order's new status.
@@ -358,14 +369,11 @@ async fn insert_orders(
     Ok(orders.into_iter().map(|o| ((o.brand_id, o.external_id.clone()), o)).collect())
 }
 
-/// Appends each event to its order's history unless that exact event is already there;
-/// the orders whose event was new.
-async fn insert_history<'a>(
-    txn: &impl ConnectionTrait,
-    events: impl Iterator<Item = (&'a order::Model, &'a OrderEvent)>,
-) -> DomainResult<HashSet<i64>> {
+/// The history entries of events about these orders.
+fn history_rows(events: Vec<(&order::Model, &OrderEvent)>) -> Vec<Vec<Value>> {
     let received_at = time::now();
-    let rows: Vec<Vec<Value>> = events
+    events
+        .into_iter()
         .map(|(order, event)| {
             vec![
                 order.brand_id.into(),
@@ -376,60 +384,58 @@ async fn insert_history<'a>(
                 received_at.into(),
             ]
         })
-        .collect();
-    if rows.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new("");
-    let (id, text) = (Column::BigInt, Column::Text);
-    let columns = [
-        ("brand_id", id),
-        ("order_id", id),
-        ("status", text),
-        ("occurred_at", id),
-        ("source", text),
-        ("received_at", id),
-    ];
-    let rows = sql.rows(backend, &columns, rows);
-    let names = columns.map(|(name, _)| name).join(", ");
-    sql.push(&format!(
-        "INSERT INTO order_events ({names}) SELECT {names} FROM {rows} WHERE true \
-         ON CONFLICT (order_id, occurred_at, status) DO NOTHING RETURNING order_id"
-    ));
-    let inserted = txn.query_all_raw(sql.build(backend)).await?;
-    Ok(inserted.iter().map(|row| row.try_get::<i64>("", "order_id")).collect::<Result<_, _>>()?)
+        .collect()
 }
 
-/// Writes each order's status, amount and event times, in one statement.
-async fn update_orders<'a>(
-    txn: &impl ConnectionTrait,
-    orders: impl Iterator<Item = &'a order::Model>,
-) -> DomainResult<()> {
-    let rows: Vec<Vec<Value>> = orders
+/// Appends each entry (`history_rows`) to its order's history unless that exact event is
+/// already there.
+fn write_history(batch: &mut Batch, rows: Vec<Vec<Value>>) {
+    let backend = batch.backend();
+    batch.add(rows.len(), |sql| {
+        let (id, text) = (Column::BigInt, Column::Text);
+        let columns = [
+            ("brand_id", id),
+            ("order_id", id),
+            ("status", text),
+            ("occurred_at", id),
+            ("source", text),
+            ("received_at", id),
+        ];
+        let rows = sql.rows(backend, &columns, rows);
+        let names = columns.map(|(name, _)| name).join(", ");
+        format!(
+            "INSERT INTO order_events ({names}) SELECT {names} FROM {rows} WHERE true \
+             ON CONFLICT (order_id, occurred_at, status) DO NOTHING"
+        )
+    });
+}
+
+/// Each order's status, amount and event times, as `write_updates` takes them.
+fn update_rows<'a>(orders: impl Iterator<Item = &'a order::Model>) -> Vec<Vec<Value>> {
+    orders
         .map(|o| {
             let values = [o.id, o.status_changed_at, o.last_event_at, o.amount].map(Value::from);
             let mut row = vec![o.status.to_value().into()];
             row.extend(values);
             row
         })
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new("");
-    let id = Column::BigInt;
-    let columns =
-        [("status", Column::Text), ("id", id), ("status_changed_at", id), ("last_event_at", id), ("amount", id)];
-    let rows = sql.rows(backend, &columns, rows);
-    // Every row's new values, joined by id: SQL (UPDATE … FROM), which sea-query does not write.
-    sql.push(&format!(
-        "UPDATE orders SET status = v.status, status_changed_at = v.status_changed_at, \
-         last_event_at = v.last_event_at, amount = v.amount FROM {rows} WHERE orders.id = v.id"
-    ));
-    txn.execute_raw(sql.build(backend)).await?;
-    Ok(())
+        .collect()
+}
+
+/// Writes each order's status, amount and event times (`update_rows`).
+fn write_updates(batch: &mut Batch, rows: Vec<Vec<Value>>) {
+    let backend = batch.backend();
+    batch.add(rows.len(), |sql| {
+        let id = Column::BigInt;
+        let columns =
+            [("status", Column::Text), ("id", id), ("status_changed_at", id), ("last_event_at", id), ("amount", id)];
+        let rows = sql.rows(backend, &columns, rows);
+        // Every row's new values, joined by id: SQL (UPDATE … FROM), which sea-query does not write.
+        format!(
+            "UPDATE orders SET status = v.status, status_changed_at = v.status_changed_at, \
+             last_event_at = v.last_event_at, amount = v.amount FROM {rows} WHERE orders.id = v.id"
+        )
+    });
 }
 
 /// The conversions of these orders, by order.

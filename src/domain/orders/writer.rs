@@ -4,13 +4,15 @@
 //! fails, the group is recorded again one event per transaction, so that only that one
 //! fails. Each caller is answered only after its event's commit.
 //!
-//! SQLite has one writer, so one group is recorded at a time. On PostgreSQL a few groups
-//! are recorded at once, so that one is being built while another commits.
+//! SQLite has one writer, so one group is recorded at a time. On PostgreSQL one group runs
+//! its statements while the groups before it commit (wait for the log to reach the
+//! disk), and events arriving meanwhile gather into the next: the busier the writer, the
+//! bigger its groups, and the fewer statements and commits per event.
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::ingest::{Item, record, record_all};
 use super::{OrderEvent, Recorded};
@@ -47,8 +49,9 @@ impl Writer {
         let writers = if db.get_database_backend() == DbBackend::Postgres { WRITER_CONNECTIONS as usize } else { 1 };
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         let rx = Arc::new(Mutex::new(rx));
+        let turn = Arc::new(Semaphore::new(1));
         for _ in 0..writers {
-            tokio::spawn(commit_in_groups(db.clone(), rx.clone()));
+            tokio::spawn(commit_in_groups(db.clone(), rx.clone(), turn.clone()));
         }
         Writer { jobs: tx }
     }
@@ -64,29 +67,36 @@ impl Writer {
 
 /// Takes the events waiting (up to `MAX_GROUP`, about distinct orders) and records them
 /// in one transaction; runs until every `Writer` is dropped. Writers take turns at the
-/// queue: one waits there while the others record.
-async fn commit_in_groups(db: DatabaseConnection, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+/// queue, and at running statements (`turn`): one waits for its turn with the queue in
+/// hand, gathering what arrives, while another runs its statements and the others commit.
+async fn commit_in_groups(db: DatabaseConnection, queue: Arc<Mutex<mpsc::Receiver<Job>>>, turn: Arc<Semaphore>) {
     // An event about an order already in the group: it goes first in the next one.
     let mut held: Option<Job> = None;
     loop {
         let mut group = Vec::new();
-        match held.take() {
+        let Ok(permit) = (match held.take() {
             // Never waits for the queue with an event in hand: the writer waiting there
             // may wait for a long time.
             Some(job) => {
                 group.push(job);
+                let permit = turn.clone().acquire_owned().await;
                 if let Ok(mut rx) = queue.try_lock() {
                     held = gather(&mut rx, &mut group);
                 }
+                permit
             }
             None => {
                 let mut rx = queue.lock().await;
                 let Some(job) = rx.recv().await else { return };
                 group.push(job);
+                let permit = turn.clone().acquire_owned().await;
                 held = gather(&mut rx, &mut group);
+                permit
             }
-        }
-        let outcomes = match record_group(&db, &group).await {
+        }) else {
+            return;
+        };
+        let outcomes = match record_group(&db, &group, permit).await {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             // One event failed (or the commit did): nothing of the group was kept. Each
             // event is recorded again in a transaction of its own, so that only the
@@ -121,11 +131,16 @@ fn gather(rx: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>) -> Option<Job> {
 }
 
 /// Every event of the group recorded and committed together; Err, with nothing kept, as
-/// soon as one fails.
-async fn record_group(db: &DatabaseConnection, group: &[Job]) -> DomainResult<Vec<Recorded>> {
+/// soon as one fails. The turn is given up once the statements have run, before the commit.
+async fn record_group(
+    db: &DatabaseConnection,
+    group: &[Job],
+    turn: OwnedSemaphorePermit,
+) -> DomainResult<Vec<Recorded>> {
     let txn = db.begin().await?;
     let items: Vec<Item> = group.iter().map(Job::item).collect();
     let outcomes = record_all(&txn, &items).await?;
+    drop(turn);
     txn.commit().await?;
     Ok(outcomes)
 }
