@@ -60,10 +60,10 @@ pub async fn connect_with(
 }
 
 /// Connections of the main pool on PostgreSQL, of the live pool, and of the writer's
-/// pool: one group of order events runs its statements while the others commit.
+/// pool: two groups of order events run their statements while the others commit.
 const CONNECTIONS: u32 = 10;
 const LIVE_CONNECTIONS: u32 = 2;
-pub const WRITER_CONNECTIONS: u32 = 3;
+pub const WRITER_CONNECTIONS: u32 = 4;
 /// Read-only connections beside SQLite's one writer: a few per core, so that reads of
 /// several requests run at once on every core.
 const SQLITE_READERS: u32 = 4;

@@ -4,10 +4,10 @@
 //! fails, the group is recorded again one event per transaction, so that only that one
 //! fails. Each caller is answered only after its event's commit.
 //!
-//! SQLite has one writer, so one group is recorded at a time. On PostgreSQL one group runs
-//! its statements while the groups before it commit (wait for the log to reach the
-//! disk), and events arriving meanwhile gather into the next: the busier the writer, the
-//! bigger its groups, and the fewer statements and commits per event.
+//! SQLite has one writer, so one group is recorded at a time. On PostgreSQL `TURNS` groups
+//! run their statements while the groups before them commit (wait for the log to reach
+//! the disk), and events arriving meanwhile gather into the next: the busier the writer,
+//! the bigger its groups, and the fewer statements and commits per event.
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ use crate::domain::money::Currency;
 
 /// The most events one commit takes.
 const MAX_GROUP: usize = 128;
+
+/// Groups running their statements at once on PostgreSQL, one per core here: a group's
+/// statements are mostly the database's work, which one connection does on one core.
+const TURNS: usize = 2;
 
 struct Job {
     brand: BrandId,
@@ -49,7 +53,7 @@ impl Writer {
         let writers = if db.get_database_backend() == DbBackend::Postgres { WRITER_CONNECTIONS as usize } else { 1 };
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         let rx = Arc::new(Mutex::new(rx));
-        let turn = Arc::new(Semaphore::new(1));
+        let turn = Arc::new(Semaphore::new(TURNS));
         for _ in 0..writers {
             tokio::spawn(commit_in_groups(db.clone(), rx.clone(), turn.clone()));
         }
@@ -68,7 +72,7 @@ impl Writer {
 /// Takes the events waiting (up to `MAX_GROUP`, about distinct orders) and records them
 /// in one transaction; runs until every `Writer` is dropped. Writers take turns at the
 /// queue, and at running statements (`turn`): one waits for its turn with the queue in
-/// hand, gathering what arrives, while another runs its statements and the others commit.
+/// hand, gathering what arrives, while others run their statements or commit.
 async fn commit_in_groups(db: DatabaseConnection, queue: Arc<Mutex<mpsc::Receiver<Job>>>, turn: Arc<Semaphore>) {
     // An event about an order already in the group: it goes first in the next one.
     let mut held: Option<Job> = None;
