@@ -67,6 +67,9 @@ pub const WRITER_CONNECTIONS: u32 = 4;
 /// Read-only connections beside SQLite's one writer: a few per core, so that reads of
 /// several requests run at once on every core.
 const SQLITE_READERS: u32 = 4;
+/// Exports running at once: each holds a connection of the export pool for as long as
+/// its download lasts, so that they never take the connections queries need.
+pub const EXPORT_CONNECTIONS: u32 = 4;
 
 /// The pool queries read on. On a SQLite file, read-only connections of their own: the
 /// database is in WAL mode, so they read the last commit while the one writer writes, and
@@ -84,6 +87,24 @@ pub async fn read_pool(
     let mut readers = open(url, None, Role::Readers).await?;
     counter.count(&mut readers);
     Ok(readers)
+}
+
+/// The pool exports read on (`orders::export`), `EXPORT_CONNECTIONS` strong: on
+/// PostgreSQL without a statement timeout (an export's cursor is read for as long as its
+/// download lasts; the download must keep taking rows), on a SQLite file read-only
+/// connections of its own. SQLite in memory reads on the main pool. Its statements count
+/// with the main pool's.
+pub async fn export_pool(
+    main: &DatabaseConnection,
+    url: &str,
+    counter: &StatementCounter,
+) -> anyhow::Result<DatabaseConnection> {
+    if main.get_database_backend() == DbBackend::Sqlite && in_memory(url) {
+        return Ok(main.clone());
+    }
+    let mut exports = open(url, None, Role::Exports).await?;
+    counter.count(&mut exports);
+    Ok(exports)
 }
 
 /// The pool live subscriptions read on: on PostgreSQL a small one of its own, so that
@@ -143,6 +164,7 @@ enum Role {
     Live,
     Readers,
     Writer,
+    Exports,
 }
 
 /// SQLite keeps statistics of its memory use, which Tally never reads, by taking one
@@ -171,15 +193,18 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
         sqlite_without_memory_statistics();
-        if role == Role::Readers {
-            options.max_connections(SQLITE_READERS).min_connections(1);
+        if matches!(role, Role::Readers | Role::Exports) {
+            let connections = if role == Role::Readers { SQLITE_READERS } else { EXPORT_CONNECTIONS };
+            options.max_connections(connections).min_connections(1);
             // Room for a whole page of rows: the connection's thread hands them over
-            // without waiting for the request to take the first ones. And pages read
-            // through a memory map of the file: the readers share the operating system's
-            // cached pages instead of each copying them into a page cache of its own
-            // (2 MB each by default).
-            options.map_sqlx_sqlite_opts(|o| {
-                o.pragma("query_only", "ON").pragma("mmap_size", SQLITE_MMAP_BYTES.to_string()).row_buffer_size(256)
+            // without waiting for the request to take the first ones. And the readers'
+            // pages read through a memory map of the file: they share the operating
+            // system's cached pages instead of each copying them into a page cache of its
+            // own (2 MB each by default). Exports read through their page cache: one reads
+            // the whole file, which mapped would stay in the server's resident memory.
+            let mmap = if role == Role::Readers { SQLITE_MMAP_BYTES } else { 0 };
+            options.map_sqlx_sqlite_opts(move |o| {
+                o.pragma("query_only", "ON").pragma("mmap_size", mmap.to_string()).row_buffer_size(256)
             });
         } else {
             // One writer: SQLite has one, and a single connection never deadlocks
@@ -198,6 +223,7 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
         let connections = match role {
             Role::Live => LIVE_CONNECTIONS,
             Role::Writer => WRITER_CONNECTIONS,
+            Role::Exports => EXPORT_CONNECTIONS,
             _ => CONNECTIONS,
         };
         options.max_connections(connections).min_connections(1);
@@ -223,6 +249,10 @@ async fn open(url: &str, statement_timeout: Option<Duration>, role: Role) -> any
     }
     if let Some(timeout) = statement_timeout {
         settings.push(("statement_timeout", format!("{}ms", timeout.as_millis().max(1))));
+    }
+    if role == Role::Exports {
+        // An export whose server stopped taking its rows gives its connection back.
+        settings.push(("idle_in_transaction_session_timeout", "300000ms".to_string()));
     }
     options.map_sqlx_postgres_opts(move |pg| pg.options(settings.iter().map(|(k, v)| (k, v))));
     // While the database is away, requests fail within seconds instead of queueing.

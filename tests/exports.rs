@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::json;
+use tally::graphql::Limits;
 
 struct Export {
     status: u16,
@@ -140,35 +143,120 @@ async fn exports_need_a_key_and_valid_parameters(backend: Backend) {
     }
 }
 
+/// Records `n` paid orders of the `ANA10` coupon, `X00000` to `X{n-1}`, one second apart
+/// from `at`, through the server's writer, as the store would have delivered them (many at
+/// once: the writer commits them in groups).
+async fn many_orders(app: &TestApp, brand: &TestBrand, n: i64, at: i64) {
+    let brand_id = tally::domain::BrandId(tally::ids::decode(tally::ids::Kind::Brand, &brand.id).unwrap());
+    let usd = tally::domain::money::Currency::parse("USD").unwrap();
+    let writer = &app.state.writer;
+    for start in (0..n).step_by(500) {
+        let batch = (start..(start + 500).min(n)).map(|i| {
+            let event = tally::domain::orders::OrderEvent {
+                external_id: format!("X{i:05}"),
+                amount: 1000 + i,
+                status: tally::domain::orders::OrderStatus::Paid,
+                occurred_at: at + i * 1000,
+                ordered_at: None,
+                coupon_code: Some("ANA10".into()),
+                referral_code: None,
+                source: "test".into(),
+            };
+            writer.record(brand_id, usd, event)
+        });
+        for recorded in futures_util::future::join_all(batch).await {
+            recorded.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
 async fn a_large_export_streams_every_row_across_chunks(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = one_member(&app, "10").await;
-    // 2,100 orders through the real write path would be slow; insert them as the store
-    // would have delivered them, then export across three chunks.
-    let brand_id = tally::ids::decode(tally::ids::Kind::Brand, &s.brand.id).unwrap();
-    let usd = tally::domain::money::Currency::parse("USD").unwrap();
-    for i in 0..2100 {
-        let event = tally::domain::orders::OrderEvent {
-            external_id: format!("X{i:05}"),
-            amount: 1000 + i,
-            status: tally::domain::orders::OrderStatus::Paid,
-            occurred_at: 1_770_000_000_000 + i * 1000,
-            ordered_at: None,
-            coupon_code: Some("ANA10".into()),
-            referral_code: None,
-            source: "test".into(),
-        };
-        tally::domain::orders::record(&app.state.db, tally::domain::BrandId(brand_id), usd, &event)
-            .await
-            .unwrap_or_else(|e| panic!("{}", e));
-    }
+    // More rows than three of the export's chunks (`orders::export::CHUNK`).
+    let n = 3 * tally::domain::orders::CHUNK as i64 + 100;
+    let at = 1_770_000_000_000;
+    many_orders(&app, &s.brand, n, at).await;
     let e = export(&app, &s.brand.key, "/exports/sales.csv").await;
     let lines: Vec<&str> = e.body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 2101);
-    assert!(lines[1].starts_with("X02099,"));
-    assert!(lines[2100].starts_with("X00000,"));
-    let unique: std::collections::HashSet<&str> = lines.iter().copied().collect();
-    assert_eq!(unique.len(), 2101, "no row twice across chunk boundaries");
+    assert_eq!(lines.len() as i64, n + 1);
+    for (line, i) in lines[1..].iter().zip((0..n).rev()) {
+        assert!(line.starts_with(&format!("X{i:05},")), "newest first: {line} where X{i:05} was due");
+    }
+    // A few rows of many: read through the index on SQLite rather than the whole table
+    // (`orders::export`), in the same order.
+    let (from, to) = (tally::domain::time::format(at + 100_000), tally::domain::time::format(at + 130_000));
+    let e = export(&app, &s.brand.key, &format!("/exports/sales.csv?from={from}&to={to}")).await;
+    let lines: Vec<&str> = e.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let expected: Vec<String> = (100..130).rev().map(|i| format!("X{i:05},")).collect();
+    assert_eq!(lines.len(), expected.len() + 1, "{}", e.body);
+    for (line, start) in lines[1..].iter().zip(&expected) {
+        assert!(line.starts_with(start.as_str()), "{line} where {start} was due");
+    }
+}
+
+/// Asks for an export on a socket whose receive buffer is as small as the system allows,
+/// takes the answer's first bytes, and then reads nothing: a client that stopped.
+async fn stalled_download(app: &TestApp, key: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.addr.parse().unwrap()).await.unwrap();
+    let request =
+        format!("GET /exports/sales.csv HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\n\r\n", app.addr);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut first = [0u8; 64];
+    let n = stream.read(&mut first).await.unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first[..n]));
+    stream
+}
+
+/// A download that stops taking rows gives its export connection back after
+/// `request_timeout`: once stalled downloads holding every connection of the export pool
+/// are cut short, exports run again, and a stalled download ends in an error.
+async fn a_stalled_download_is_cut_short_and_frees_its_connection(backend: Backend) {
+    let patience = Duration::from_millis(1500);
+    let limits = Limits { request_timeout: patience, expensive_per_key: 10, ..Default::default() };
+    let app = spawn_app_with(backend, limits).await;
+    // Far more CSV (about 10 MB) than the sockets (a few MB each here), the server and the
+    // export's channel hold together: a brand seeded as `tally seed` makes one.
+    let n = 100_000;
+    let options = tally::domain::seed::Options {
+        orders: n,
+        campaigns: 2,
+        members: 5,
+        creators: 8,
+        days: 30,
+        random_seed: 7,
+        name: "Stalled".into(),
+        currency: "USD".into(),
+    };
+    let seeded = tally::domain::seed::seed(&app.state.db, &options).await.unwrap_or_else(|e| panic!("{e}"));
+    let key = seeded.api_key;
+    let mut stalled = Vec::new();
+    for _ in 0..tally::db::EXPORT_CONNECTIONS {
+        stalled.push(stalled_download(&app, &key).await);
+    }
+    // Each is cut `patience` after its download stopped taking rows (once the sockets'
+    // buffers filled): until then another export may find no connection free (503).
+    let started = std::time::Instant::now();
+    let e = loop {
+        let e = export(&app, &key, "/exports/sales.csv").await;
+        if e.status != 503 || started.elapsed() > Duration::from_secs(30) {
+            break e;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(e.status, 200, "{}", e.body);
+    assert_eq!(e.body.split("\r\n").filter(|l| !l.is_empty()).count() as u64, n + 1);
+    // The first stalled download, read now: it was cut short, its chunked body never
+    // ended (no closing zero-length chunk), so a client sees a broken download.
+    use tokio::io::AsyncReadExt;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stalled.remove(0).read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server closes a cut download");
+    assert!(rest.len() < e.body.len(), "cut short: {} bytes of {}", rest.len(), e.body.len());
+    assert!(!rest.ends_with(b"\r\n0\r\n\r\n"), "a cut download must not end as a whole one does");
 }
 
 on_both_backends!(
@@ -176,4 +264,5 @@ on_both_backends!(
     the_sales_export_includes_everyone_in_the_range,
     exports_need_a_key_and_valid_parameters,
     a_large_export_streams_every_row_across_chunks,
+    a_stalled_download_is_cut_short_and_frees_its_connection,
 );

@@ -4,6 +4,8 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
+use super::text::Inline;
+
 /// Amounts above this many minor units are refused: 10^13, a hundred billion dollars, far
 /// beyond any real order, and small enough that a day's rollup holds 400,000 orders at
 /// the cap in i64 (`rollup::BUCKET_CAP`).
@@ -67,6 +69,22 @@ impl Currency {
     /// Prints minor units with exactly the currency's digits: `"12.30"`, JPY `"1200"`.
     pub fn format(&self, minor: i64) -> String {
         self.to_decimal(minor).to_string()
+    }
+
+    /// `format`, written in place (an export's amounts).
+    pub fn format_inline(&self, minor: i64) -> Inline {
+        let mut out = Inline::default();
+        if minor < 0 {
+            out.push(b'-');
+        }
+        let magnitude = minor.unsigned_abs();
+        let unit = 10u64.pow(self.digits);
+        out.push_number(magnitude / unit, 1);
+        if self.digits > 0 {
+            out.push(b'.');
+            out.push_number(magnitude % unit, self.digits as usize);
+        }
+        out
     }
 
     /// Parses a non-negative amount written in major units ("19.99") into minor units.
@@ -170,6 +188,19 @@ pub fn commission(amount_minor: i64, rate: Rate, flat_minor: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn amounts_written_in_place_read_as_the_decimal_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for code in ["USD", "JPY", "KWD"] {
+            let currency = Currency::parse(code).unwrap();
+            let edges = [0, 1, -1, 5, -5, 99, 100, 101, 1_000, MAX_MINOR, -MAX_MINOR, i64::MAX, i64::MIN + 1];
+            for minor in edges.into_iter().chain((0..2_000).map(|_| rng.gen_range(-MAX_MINOR..=MAX_MINOR))) {
+                assert_eq!(currency.format_inline(minor).as_str(), currency.format(minor), "{code} {minor}");
+            }
+        }
+    }
+
     use super::*;
 
     fn usd() -> Currency {

@@ -55,3 +55,54 @@ pub fn email(value: Option<&str>) -> Result<Option<String>, DomainError> {
     }
     Ok(Some(v))
 }
+
+/// A short text built in place, without allocating: the dates and amounts of an export's
+/// rows. Longer text is cut at its capacity (nothing written here comes near it).
+pub struct Inline {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for Inline {
+    fn default() -> Self {
+        Inline { bytes: [0; 40], len: 0 }
+    }
+}
+
+impl Inline {
+    pub fn push(&mut self, byte: u8) {
+        if self.len < self.bytes.len() {
+            self.bytes[self.len] = byte;
+            self.len += 1;
+        }
+    }
+
+    pub fn push_str(&mut self, text: &str) {
+        for &b in text.as_bytes() {
+            self.push(b);
+        }
+    }
+
+    /// `value` in decimal, left-padded with zeros to `width` digits.
+    pub fn push_number(&mut self, value: u64, width: usize) {
+        let mut digits = [0u8; 20];
+        let (mut n, mut count) = (value, 0);
+        while n > 0 || count == 0 {
+            digits[count] = b'0' + (n % 10) as u8;
+            n /= 10;
+            count += 1;
+        }
+        for _ in count..width {
+            self.push(b'0');
+        }
+        for i in (0..count).rev() {
+            self.push(digits[i]);
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is pushed but by `push_str`, which pushes whole texts unless cut;
+        // a cut through a character shows as nothing.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}

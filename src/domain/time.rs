@@ -2,6 +2,8 @@
 //! compare and print them identically (SPEC §1 rule 8).
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
+use super::text::Inline;
+
 pub type Millis = i64;
 
 pub fn now() -> Millis {
@@ -45,6 +47,48 @@ pub fn format(ms: Millis) -> String {
     to_datetime(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// `format`, written in place (an export's dates): by hand for years 1970 to 9999, which
+/// holds every time Tally accepts, by chrono otherwise.
+pub fn format_inline(ms: Millis) -> Inline {
+    let mut out = Inline::default();
+    if !(0..=253_402_300_799_999).contains(&ms) {
+        out.push_str(&format(ms));
+        return out;
+    }
+    let (days, in_day) = (ms / DAY, (ms % DAY) as u64);
+    let (year, month, day) = civil(days);
+    out.push_number(year as u64, 4);
+    out.push(b'-');
+    out.push_number(month, 2);
+    out.push(b'-');
+    out.push_number(day, 2);
+    out.push(b'T');
+    out.push_number(in_day / 3_600_000, 2);
+    out.push(b':');
+    out.push_number(in_day / 60_000 % 60, 2);
+    out.push(b':');
+    out.push_number(in_day / 1000 % 60, 2);
+    out.push(b'.');
+    out.push_number(in_day % 1000, 3);
+    out.push(b'Z');
+    out
+}
+
+/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01 (Howard
+/// Hinnant's days-to-civil, for days from 0 on).
+fn civil(days: i64) -> (i64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u64;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u64;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 pub fn to_datetime(ms: Millis) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
@@ -68,6 +112,17 @@ impl TimeRange {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_written_in_place_read_as_chrono_writes_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let edges = [0, 1, 999, DAY - 1, DAY, 951_782_400_000, 4_107_542_399_999, 253_402_300_799_999];
+        for ms in edges.into_iter().chain((0..20_000).map(|_| rng.gen_range(0..=253_402_300_799_999))) {
+            assert_eq!(format_inline(ms).as_str(), format(ms), "{ms}");
+        }
+        assert_eq!(format_inline(-1).as_str(), format(-1));
+    }
+
     use super::*;
 
     #[test]

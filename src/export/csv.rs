@@ -8,10 +8,10 @@ pub enum Cell<'a> {
 }
 
 /// Appends one CRLF-terminated row.
-pub fn write_row<'a>(out: &mut String, cells: impl IntoIterator<Item = Cell<'a>>) {
+pub fn write_row<'a>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = Cell<'a>>) {
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         match cell {
             Cell::Text(t) => {
@@ -25,16 +25,16 @@ pub fn write_row<'a>(out: &mut String, cells: impl IntoIterator<Item = Cell<'a>>
             Cell::Plain(t) => quote(out, t),
         }
     }
-    out.push_str("\r\n");
+    out.extend_from_slice(b"\r\n");
 }
 
-fn quote(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
+fn quote(out: &mut Vec<u8>, value: &str) {
+    if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        out.push(b'"');
+        out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
     } else {
-        out.push_str(value);
+        out.extend_from_slice(value.as_bytes());
     }
 }
 
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn cells_are_quoted_and_formulas_defused() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         write_row(
             &mut out,
             [
@@ -63,10 +63,10 @@ mod tests {
                 Cell::Text("line\nbreak"),
             ],
         );
-        assert_eq!(out, "\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",'-1,-,\"line\nbreak\"\r\n");
-        let mut out = String::new();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",'-1,-,\"line\nbreak\"\r\n");
+        let mut out = Vec::new();
         write_row(&mut out, [Cell::Text("\tx"), Cell::Text("@sum"), Cell::Text("+1"), Cell::Text("plain")]);
-        assert_eq!(out, "'\tx,'@sum,'+1,plain\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), "'\tx,'@sum,'+1,plain\r\n");
     }
 
     #[test]

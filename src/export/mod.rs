@@ -11,12 +11,11 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
-use sea_orm::ActiveEnum;
-
-use tokio::sync::OwnedSemaphorePermit;
+use sea_orm::{ActiveEnum, TransactionTrait};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use crate::domain::money::Currency;
-use crate::domain::orders::{self, OrderCursor, OrderFilter, Scope};
+use crate::domain::orders::{self, OrderFilter, Scope};
 use crate::domain::time::TimeRange;
 use crate::domain::{campaigns, time};
 use crate::error::{AppResult, bad_input, not_found};
@@ -24,9 +23,6 @@ use crate::http::caller::Caller;
 use crate::http::state::AppState;
 use crate::http::throttle::RateState;
 use crate::ids::{self, Kind};
-
-/// Rows read per statement.
-pub const CHUNK: u64 = 1000;
 
 pub const COLUMNS: [&str; 11] = [
     "Order ID",
@@ -118,12 +114,23 @@ struct Turn {
     permit: Option<OwnedSemaphorePermit>,
 }
 
-struct Cursor {
-    after: Option<OrderCursor>,
+/// Streams the export: a task reads its rows (`orders::export`) a chunk at a time, and
+/// the download writes them as CSV, `BUFFER` at a time, as it takes them. A download that takes nothing
+/// for `request_timeout` is cut short, and so is one whose rows could not all be read: its
+/// body ends in an error, so the client sees a broken download, never a short file that
+/// looks whole.
+/// CSV handed to the server at a time, about: the server queues a few of them for a slow
+/// client, so they stay small.
+const BUFFER: usize = 64 * 1024;
+
+/// A download in progress: the chunks of rows the export's task reads, the one being
+/// written (up to `next`), and how the reading ended.
+struct Download {
+    rows: mpsc::Receiver<Vec<orders::ExportRow>>,
+    read: Option<oneshot::Receiver<crate::domain::error::DomainResult<orders::Read>>>,
+    chunk: Vec<orders::ExportRow>,
+    next: usize,
     header: bool,
-    done: bool,
-    /// The key's turn, given back when the stream ends or the client goes away.
-    _turn: Option<OwnedSemaphorePermit>,
 }
 
 async fn respond(
@@ -135,39 +142,53 @@ async fn respond(
     turn: Turn,
 ) -> AppResult<Response> {
     let (brand, currency) = (who.brand_id(), who.currency);
-    let db = state.read_db.clone();
-    let start = Cursor { after: None, header: true, done: false, _turn: turn.permit };
-    let body = stream::unfold(start, move |mut cur| {
-        let db = db.clone();
-        let filter = filter.clone();
-        async move {
-            if cur.done {
-                return None;
-            }
-            let mut out = String::new();
-            if cur.header {
-                csv::write_row(&mut out, COLUMNS.iter().map(|c| csv::Cell::Text(c)));
-                cur.header = false;
-            }
-            match orders::export_page(&db, brand, scope, &filter, cur.after, CHUNK).await {
-                Ok(rows) => {
-                    cur.done = (rows.len() as u64) < CHUNK;
-                    if let Some(last) = rows.last() {
-                        cur.after = Some(OrderCursor { ordered_at: last.ordered_at, id: last.id });
-                    }
-                    for row in &rows {
-                        write_order(&mut out, row, currency);
-                    }
-                    Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), cur))
+    // A connection of the export pool now, while a refusal can still be an answer.
+    let txn = state.export_db.begin().await.map_err(crate::domain::error::DomainError::from)?;
+    let patience = state.limits.request_timeout;
+    let (chunks, rows) = mpsc::channel(1);
+    let (done, read) = oneshot::channel();
+    let permit = turn.permit;
+    tokio::spawn(async move {
+        // The key's turn, given back when the export ends or the client goes away.
+        let _turn = permit;
+        let _ = done.send(orders::export(txn, brand, scope, &filter, chunks, patience).await);
+    });
+    let start = Download { rows, read: Some(read), chunk: Vec::new(), next: 0, header: true };
+    let body = stream::unfold(start, move |mut download| async move {
+        let mut out = Vec::with_capacity(BUFFER + 4096);
+        if download.header {
+            download.header = false;
+            csv::write_row(&mut out, COLUMNS.iter().map(|c| csv::Cell::Text(c)));
+        }
+        loop {
+            // The rows of the chunk in hand, until the buffer is full.
+            while let Some(row) = download.chunk.get(download.next) {
+                write_order(&mut out, row, currency);
+                download.next += 1;
+                if out.len() >= BUFFER {
+                    return Some((Ok(Bytes::from(out)), download));
                 }
-                Err(err) => {
-                    // The header is sent; all that is left is to cut the download short.
-                    tracing::error!(error = ?err, "export failed mid-stream");
-                    cur.done = true;
-                    Some((Err(std::io::Error::other("export failed")), cur))
-                }
+            }
+            match download.rows.recv().await {
+                Some(chunk) => (download.chunk, download.next) = (chunk, 0),
+                None => break,
             }
         }
+        let read = download.read.take()?;
+        let ended = match read.await {
+            Ok(Ok(orders::Read::All)) => return Some((Ok(Bytes::from(out)), download)),
+            Ok(Ok(orders::Read::Stopped)) => {
+                tracing::info!(seconds = patience.as_secs_f64(), "export cut short: the download stopped");
+                "export stalled"
+            }
+            Ok(Err(err)) => {
+                // The header is sent; all that is left is to cut the download short.
+                tracing::error!(error = ?err, "export failed mid-stream");
+                "export failed"
+            }
+            Err(_) => "export failed",
+        };
+        Some((Err(std::io::Error::other(ended)), download))
     });
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
@@ -184,10 +205,9 @@ async fn respond(
     Ok(response)
 }
 
-fn write_order(out: &mut String, row: &orders::ExportRow, currency: Currency) {
-    let amount = currency.format(row.amount);
-    let earned = currency.format(row.earned);
-    let date = time::format(row.ordered_at);
+fn write_order(out: &mut Vec<u8>, row: &orders::ExportRow, currency: Currency) {
+    let (amount, earned, date) =
+        (currency.format_inline(row.amount), currency.format_inline(row.earned), time::format_inline(row.ordered_at));
     csv::write_row(
         out,
         [
@@ -196,12 +216,12 @@ fn write_order(out: &mut String, row: &orders::ExportRow, currency: Currency) {
             csv::Cell::Text(&row.creator_name),
             csv::Cell::Text(row.creator_handle.as_deref().unwrap_or("")),
             csv::Cell::Text(row.coupon_code.as_deref().unwrap_or("")),
-            csv::Cell::Plain(&date),
-            csv::Cell::Plain(&row.status.to_value()),
-            csv::Cell::Plain(&amount),
+            csv::Cell::Plain(date.as_str()),
+            csv::Cell::Plain(row.status.to_value().as_str()),
+            csv::Cell::Plain(amount.as_str()),
             csv::Cell::Plain(&row.currency),
-            csv::Cell::Plain(&row.approval.to_value()),
-            csv::Cell::Plain(&earned),
+            csv::Cell::Plain(row.approval.to_value().as_str()),
+            csv::Cell::Plain(earned.as_str()),
         ],
     );
 }

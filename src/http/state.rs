@@ -35,8 +35,10 @@ pub struct AppState {
     pub hub: Hub,
     /// Every open websocket, by key (caps, revocation).
     pub sockets: Sockets,
-    /// The pool queries and exports read on (`db::read_pool`).
+    /// The pool queries read on (`db::read_pool`).
     pub read_db: DatabaseConnection,
+    /// The pool exports read on (`db::export_pool`).
+    pub export_db: DatabaseConnection,
     /// The pool live subscriptions read on (`db::live_pool`).
     pub live_db: DatabaseConnection,
     pub limits: Limits,
@@ -51,6 +53,7 @@ impl AppState {
     pub async fn new(database_url: &str, limits: Limits) -> anyhow::Result<AppState> {
         let (db, statements) = db::connect_with(database_url, Some(limits.statement_timeout)).await?;
         let read_db = db::read_pool(&db, database_url, &statements).await?;
+        let export_db = db::export_pool(&db, database_url, &statements).await?;
         let live_db = db::live_pool(&db, &read_db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
         let writer_db = db::writer_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
@@ -85,6 +88,7 @@ impl AppState {
             hub,
             sockets,
             read_db,
+            export_db,
             live_db,
             limits,
             statements,

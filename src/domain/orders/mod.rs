@@ -6,7 +6,7 @@ mod ingest;
 mod query;
 mod writer;
 
-pub use export::{ExportRow, export_page};
+pub use export::{CHUNK, ExportRow, Read, export};
 pub(crate) use ingest::lock;
 pub use ingest::record;
 pub use query::{OrderCursor, OrderFilter, PageRow, Scope, With, count, find, page};
