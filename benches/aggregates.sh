@@ -5,26 +5,28 @@
 # connection (p50) and at 8 (req/s), PostgreSQL and SQLite interleaved, three runs of DUR
 # each; medians printed as a table. Every answer is checked (200, no "errors").
 #
-# It reads the `wide` databases of benches/sqlite_vs_pg.sh (1,000,000 orders, 20 campaigns
-# × 100 members, 1,000 creators, the same rows on both backends), and runs that script
-# first (which seeds them, then measures the nested page) when they are missing.
+# It reads the databases benches/seed.sh makes, and seeds them when they are missing: the
+# `wide` shape (1,000,000 orders, 20 campaigns × 100 members, 1,000 creators, the same rows
+# on both backends), or with SHAPE=wide10m the same with 10,000,000 orders.
 #
 #   benches/aggregates.sh
-# env: DUR=5s, QUERIES="dashboard performance performance_month total_commission total_count"
+# env: DUR=5s, QUERIES="dashboard performance performance_month total_commission total_count",
+#      SHAPE=wide
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${TALLY_BENCH_DIR:-/tmp/tally-sqlite-vs-pg}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 command -v wrk > /dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
-[ -f "$data/wide.keys" ] && [ -f "$data/wide.db" ] || SHAPES=wide "$root/benches/sqlite_vs_pg.sh" > /dev/null
+shape=${SHAPE:-wide}
+REUSE=1 "$root/benches/seed.sh" "$shape"
 (cd "$root" && cargo build --release --bin tally -q)
 tally=$root/target/release/tally
-read -r pg_key lite_key < "$data/wide.keys"
+read -r pg_key lite_key < "$data/$shape.keys"
 
-DATABASE_URL="postgres://postgres@127.0.0.1:5432/tally_sqlite_vs_pg_wide?sslmode=disable" RUST_LOG=warn \
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/tally_sqlite_vs_pg_$shape?sslmode=disable" RUST_LOG=warn \
   "$tally" serve --addr 127.0.0.1:18601 --rate-limit 0 > "$work/pg.log" 2>&1 &
-DATABASE_URL="sqlite://$data/wide.db" RUST_LOG=warn "$tally" serve --addr 127.0.0.1:18602 --rate-limit 0 \
+DATABASE_URL="sqlite://$data/$shape.db" RUST_LOG=warn "$tally" serve --addr 127.0.0.1:18602 --rate-limit 0 \
   > "$work/lite.log" 2>&1 &
 for port in 18601 18602; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.2; done
@@ -52,7 +54,7 @@ run() { # port key query connections seconds
   wrk -t"$(( $4 > 1 ? 2 : 1 ))" -c"$4" -d"$5" -s "$root/benches/page.lua" "http://127.0.0.1:$1/graphql" \
     -- "$work/$3.json" "$2" | grep RESULT
 }
-echo "# $(date -u +%F), $(nproc) cores, wide shape; wrk runs of ${DUR:-5s}, interleaved"
+echo "# $(date -u +%F), $(nproc) cores, $shape shape; wrk runs of ${DUR:-5s}, interleaved"
 for query in ${QUERIES:-dashboard performance performance_month total_commission total_count}; do
   for conns in 1 8; do
     run 18601 "$pg_key" "$query" "$conns" 2s > /dev/null; run 18602 "$lite_key" "$query" "$conns" 2s > /dev/null

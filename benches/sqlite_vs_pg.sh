@@ -21,29 +21,12 @@ command -v wrk > /dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; 
 (cd "$root" && cargo build --release --bin tally -q)
 tally=$root/target/release/tally
 
-shape_args() {
-  case $1 in
-    wide) echo "--campaigns 20 --members 100 --creators 1000" ;;
-    one) echo "--campaigns 1 --members 50 --creators 50" ;;
-  esac
-}
-
 echo "# $(date -u +%F), $(nproc) cores, $orders orders; wrk runs of ${DUR:-8s}, interleaved"
 for shape in ${SHAPES:-wide one}; do
   db=tally_sqlite_vs_pg_$shape
   pg="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
   lite="sqlite://$data/$shape.db"
-  if [ "${REUSE:-0}" != 1 ] || [ ! -f "$data/$shape.db" ] || [ ! -f "$data/$shape.keys" ]; then
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" postgres
-    rm -f "$data/$shape.db"*
-    # shellcheck disable=SC2046
-    pg_key=$(DATABASE_URL=$pg "$tally" seed --orders "$orders" $(shape_args "$shape") 2> /dev/null |
-      python3 -c "import json,sys; print(json.load(sys.stdin)['apiKey'])")
-    # shellcheck disable=SC2046
-    lite_key=$(DATABASE_URL="$lite?mode=rwc" "$tally" seed --orders "$orders" $(shape_args "$shape") 2> /dev/null |
-      python3 -c "import json,sys; print(json.load(sys.stdin)['apiKey'])")
-    echo "$pg_key $lite_key" > "$data/$shape.keys"
-  fi
+  REUSE=${REUSE:-0} "$root/benches/seed.sh" "$shape" "$orders"
   read -r pg_key lite_key < "$data/$shape.keys"
   DATABASE_URL=$pg RUST_LOG=warn "$tally" serve --addr 127.0.0.1:18501 --rate-limit 0 > "$work/pg.log" 2>&1 &
   pg_pid=$!
