@@ -4,7 +4,8 @@
 # already there. The shapes:
 #   wide:    1,000,000 orders, 20 campaigns × 100 members, 1,000 creators (the aggregates
 #            and speed issues' shape)
-#   wide10m: the same with 10,000,000 orders (PostgreSQL takes about 40 minutes, SQLite 10)
+#   wide10m: the same with 10,000,000 orders (40 minutes for both, beside a
+#            CI run: PostgreSQL 23, SQLite 17)
 #   one:     1,000,000 orders, 1 campaign × 50 members, 50 creators
 # It writes PostgreSQL database tally_sqlite_vs_pg_<shape>, $TALLY_BENCH_DIR/<shape>.db and
 # <shape>.keys beside it (the two API keys: PostgreSQL's, then SQLite's).

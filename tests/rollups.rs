@@ -320,6 +320,22 @@ async fn the_rollup_migration_backfills_existing_orders(backend: Backend) {
             Row { day: 1970 * 12 + 1, orders: 1, sales: 300, approved: 1, rejected: 0, earned: 30 },
         ]
     );
+    // The hours: 00:00 on 2 January 1970 (two orders), 3 January, 2 February.
+    let hours = Row::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT hour AS day, orders, sales, approved, rejected, earned FROM order_hours ORDER BY hour",
+    ))
+    .all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            Row { day: 24, orders: 2, sales: 1000, approved: 2, rejected: 0, earned: 100 },
+            Row { day: 48, orders: 1, sales: 700, approved: 0, rejected: 1, earned: 0 },
+            Row { day: 768, orders: 1, sales: 300, approved: 1, rejected: 0, earned: 30 },
+        ]
+    );
     // And the all-time row, from the daily ones.
     let totals = Row::find_by_statement(Statement::from_string(
         db.get_database_backend(),
@@ -360,6 +376,15 @@ async fn the_sql_and_rust_forms_of_rule_5_agree(backend: Backend) {
                 [figures::sales(status, 1000), figures::earned(status, approval, 70), approved, 1 - approved];
             assert_eq!(got, expected, "{status_text} {approval_text}");
         }
+    }
+    // The UTC hour of an instant, rounded down on either side of 1970.
+    for ms in [0i64, 1, 3_599_999, 3_600_000, 1_780_000_000_123, -1, -3_600_000, -3_600_001] {
+        let sql = format!(
+            "SELECT CAST({} AS BIGINT) AS hour FROM (SELECT CAST({ms} AS BIGINT) AS t) o",
+            figures::hour_sql("o.t")
+        );
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<i64>("", "hour").unwrap(), figures::hour(ms), "{ms}");
     }
 }
 

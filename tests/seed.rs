@@ -36,7 +36,7 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<Vec<Option<String>>> {
 
 /// What the write path decides, table by table: every column but the clock's (when a row
 /// was written) and rollup ids (PostgreSQL's upserts consume ids).
-const COMPARED: [&str; 10] = [
+const COMPARED: [&str; 12] = [
     "SELECT name, handle, email, CAST(deleted_at AS TEXT) FROM creators ORDER BY id",
     "SELECT name, CAST(default_commission_rate AS TEXT) FROM campaigns ORDER BY id",
     "SELECT CAST(campaign_id AS TEXT), CAST(creator_id AS TEXT), coupon_code, coupon_key, affiliate_code, \
@@ -53,6 +53,12 @@ const COMPARED: [&str; 10] = [
     "SELECT CAST(campaign_id AS TEXT), CAST(creator_id AS TEXT), CAST(day AS TEXT), CAST(orders AS TEXT), \
      CAST(sales AS TEXT), CAST(approved AS TEXT), CAST(rejected AS TEXT), CAST(earned AS TEXT) \
      FROM order_rollups ORDER BY campaign_id, creator_id, day",
+    "SELECT CAST(campaign_id AS TEXT), CAST(creator_id AS TEXT), CAST(hour AS TEXT), CAST(orders AS TEXT), \
+     CAST(sales AS TEXT), CAST(approved AS TEXT), CAST(rejected AS TEXT), CAST(earned AS TEXT) \
+     FROM order_hours ORDER BY campaign_id, creator_id, hour",
+    "SELECT CAST(campaign_id AS TEXT), CAST(creator_id AS TEXT), CAST(month AS TEXT), CAST(orders AS TEXT), \
+     CAST(sales AS TEXT), CAST(approved AS TEXT), CAST(rejected AS TEXT), CAST(earned AS TEXT) \
+     FROM order_months ORDER BY campaign_id, creator_id, month",
     "SELECT CAST(campaign_id AS TEXT), CAST(creator_id AS TEXT), CAST(orders AS TEXT), CAST(sales AS TEXT), \
      CAST(approved AS TEXT), CAST(rejected AS TEXT), CAST(earned AS TEXT) FROM order_totals ORDER BY campaign_id, creator_id",
 ];

@@ -1,8 +1,8 @@
 //! What an order counts for (SPEC §1 rule 5), written once for every reader: the write
 //! path's rollup deltas and the GraphQL fields use the Rust form, the aggregates' partial
 //! days, the CSV export and migration backfills the SQL form, and a test holds the two
-//! to the same answers. Also the buckets the rollups keep figures in: UTC days and UTC
-//! calendar months.
+//! to the same answers. Also the buckets the rollups keep figures in: UTC hours, UTC days and
+//! UTC calendar months.
 use crate::enums::{Approval, OrderStatus};
 
 /// An order's sales: its amount while PAID, else 0.
@@ -37,6 +37,18 @@ pub fn rejected_sql(cv: &str) -> String {
 }
 
 pub const DAY_MS: i64 = 86_400_000;
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The UTC hour of an instant, as hours since 1970-01-01T00:00Z.
+pub fn hour(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS)
+}
+
+/// `hour` in SQL, of the column `ms`: rounded down on both backends (their `/` and `%`
+/// round towards zero, which differs before 1970).
+pub fn hour_sql(ms: &str) -> String {
+    format!("(({ms} - (({ms} % {HOUR_MS}) + {HOUR_MS}) % {HOUR_MS}) / {HOUR_MS})")
+}
 
 /// The UTC day of an instant, as days since 1970-01-01.
 pub fn day(ms: i64) -> i64 {

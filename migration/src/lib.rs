@@ -8,6 +8,7 @@ mod m20261124_000004_partial_indexes_in_sea_query;
 mod m20261124_000005_order_totals;
 mod m20261125_000006_monthly_rollups;
 mod m20261125_000007_write_path_references;
+mod m20261205_000008_hourly_rollups;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_order_totals::Migration),
             Box::new(m20261125_000006_monthly_rollups::Migration),
             Box::new(m20261125_000007_write_path_references::Migration),
+            Box::new(m20261205_000008_hourly_rollups::Migration),
         ]
     }
 }

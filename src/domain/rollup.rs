@@ -1,10 +1,11 @@
-//! Rollups: per campaign, creator and UTC day (`order_rollups`), per campaign, creator
-//! and UTC calendar month (`order_months`), and per campaign and creator for all time
-//! (`order_totals`), the figures of rule 5 (`entity::figures`) summed over orders. Every
-//! change that moves a figure applies its delta to all three in the same transaction, so
-//! an aggregate without bounds reads one row per member, and a bounded one reads whole
-//! months, at most about two months of days around them, and the orders of the partial
-//! days at its edges.
+//! Rollups: per campaign, creator and UTC hour (`order_hours`), UTC day
+//! (`order_rollups`) and UTC calendar month (`order_months`), and per campaign and creator
+//! for all time (`order_totals`), the figures of rule 5 (`entity::figures`) summed over
+//! orders. Every change that moves a figure applies its delta to all four in the same
+//! transaction, so an aggregate without bounds reads one row per member, and a bounded
+//! one reads whole months, at most about two months of days around them, at most two days
+//! of hours at its edges, and the orders of the partial hours at its ends: bounded by the
+//! members and the calendar, never by the number of orders.
 use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, Value};
@@ -86,10 +87,14 @@ impl Bucket {
 pub const BUCKET_CAP: i64 = 4_000_000_000_000_000_000;
 
 /// The rollup tables, each with its bucket column beside campaign and creator.
-const TABLES: [(&str, Option<&str>); 3] =
-    [("order_rollups", Some("day")), ("order_months", Some("month")), ("order_totals", None)];
+const TABLES: [(&str, Option<&str>); 4] = [
+    ("order_hours", Some("hour")),
+    ("order_rollups", Some("day")),
+    ("order_months", Some("month")),
+    ("order_totals", None),
+];
 
-/// Adds each delta to its bucket's day, month and all-time rows, creating them when
+/// Adds each delta to its bucket's hour, day, month and all-time rows, creating them when
 /// needed, in a batch of its own (`Sums::write` adds them to the caller's). A delta that
 /// would take any row past `BUCKET_CAP` is refused (the caller's transaction then stores
 /// nothing).
@@ -109,20 +114,21 @@ pub async fn apply(
 
 /// Deltas summed per rollup row, per table: (campaign, creator, bucket key) -> (brand,
 /// summed delta), rows whose deltas cancel out left out.
-pub struct Sums([BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3]);
+pub struct Sums([BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 4]);
 
 /// Where a batch writes `Sums`: its parts, and how many rows they must touch.
 pub struct Written {
-    parts: [usize; 3],
+    parts: [usize; 4],
     expected: u64,
 }
 
 impl Sums {
     pub fn of(deltas: impl IntoIterator<Item = (Bucket, Contribution)>) -> Sums {
-        let mut rows: [BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 3] = Default::default();
+        let mut rows: [BTreeMap<(i64, i64, Option<i64>), (i64, Contribution)>; 4] = Default::default();
         for (bucket, delta) in deltas {
-            let day = time::day(bucket.ordered_at);
-            for (table, key) in rows.iter_mut().zip([Some(day), Some(figures::month_of_day(day)), None]) {
+            let (hour, day) = (figures::hour(bucket.ordered_at), time::day(bucket.ordered_at));
+            let keys = [Some(hour), Some(day), Some(figures::month_of_day(day)), None];
+            for (table, key) in rows.iter_mut().zip(keys) {
                 let row = table
                     .entry((bucket.campaign_id, bucket.creator_id, key))
                     .or_insert((bucket.brand_id, Contribution::default()));
@@ -144,7 +150,7 @@ impl Sums {
     pub fn write(self, batch: &mut Batch) -> Written {
         let backend = batch.backend();
         let expected = self.0.iter().map(|rows| rows.len() as u64).sum();
-        let mut parts = [0; 3];
+        let mut parts = [0; 4];
         for ((part, (table, column)), rows) in parts.iter_mut().zip(TABLES).zip(self.0) {
             *part = batch.add(rows.len(), |sql| upsert(sql, backend, table, column, rows));
         }
@@ -160,8 +166,8 @@ impl Written {
         }
         Err(DomainError::Invalid {
             message: format!(
-                "one creator's sales in one campaign would pass {BUCKET_CAP} minor units in a day, a month \
-                 or in all, more than Tally adds up exactly"
+                "one creator's sales in one campaign would pass {BUCKET_CAP} minor units in an hour, a day, \
+                 a month or in all, more than Tally adds up exactly"
             ),
             input: None,
         })
@@ -208,12 +214,12 @@ fn upsert(
     )
 }
 
-/// A half-open stretch of bucket numbers (days, months) or of instants; `None` is unbounded.
+/// A half-open stretch of bucket numbers (hours, days, months) or of instants; `None` is unbounded.
 type Span = (Option<i64>, Option<i64>);
 
 /// How a range splits into whole months (read from `order_months`, or `order_totals` for
 /// all of time), whole days around them (`order_rollups`), and partial days at its edges
-/// (read from the orders).
+/// (each split again by `split_day`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Split {
     months: Option<Span>,
@@ -262,6 +268,21 @@ fn split(range: TimeRange) -> Split {
     Split { months: Some((first_month, end_month)), days: [days_before, days_after], edges }
 }
 
+/// How a partial day at a range's edge (or a range shorter than two days with no whole
+/// day in it; both ends set) splits into whole hours (read from
+/// `order_hours`) and partial hours at its ends (read from the orders).
+fn split_day((from, to): Span) -> (Option<Span>, [Option<Span>; 2]) {
+    let (Some(from), Some(to)) = (from, to) else { return (None, [Some((from, to)), None]) };
+    const HOUR: i64 = figures::HOUR_MS;
+    let (first, end) = ((from + HOUR - 1).div_euclid(HOUR), to.div_euclid(HOUR));
+    if first >= end {
+        return (None, [Some((Some(from), Some(to))), None]);
+    }
+    let lower = (from < first * HOUR).then_some((Some(from), Some(first * HOUR)));
+    let upper = (end * HOUR < to).then_some((Some(end * HOUR), Some(to)));
+    (Some((Some(first), Some(end))), [lower, upper])
+}
+
 /// Pushes a subquery of figure rows keyed `k` by `group` ("creator_id" or
 /// "campaign_id") and `g` by `filter`, for the brand's orders whose `filter` column is one
 /// of `values`, in `range`. Sum its columns to get exact figures.
@@ -292,7 +313,15 @@ pub fn push_figures(sql: &mut Sql, brand: BrandId, group: &str, filter: &str, va
     for days in parts.days.into_iter().flatten() {
         selects.push(rows("order_rollups", "day", days));
     }
-    for (from, to) in parts.edges.into_iter().flatten() {
+    let mut partial_hours = Vec::new();
+    for edge in parts.edges.into_iter().flatten() {
+        let (hours, partial) = split_day(edge);
+        if let Some(hours) = hours {
+            selects.push(rows("order_hours", "hour", hours));
+        }
+        partial_hours.extend(partial.into_iter().flatten());
+    }
+    for (from, to) in partial_hours {
         let mut part = format!(
             "SELECT o.{group} AS k, o.{filter} AS g, 1 AS orders, {} AS sales, {} AS approved, {} AS rejected, \
              {} AS earned FROM orders o JOIN conversions cv ON cv.order_id = o.id WHERE o.brand_id = {} AND o.{filter} IN ({})",
@@ -414,7 +443,18 @@ mod tests {
                     assert!(b.unwrap() - a.unwrap() <= 62);
                     pieces.push((day_ms(a), day_ms(b)));
                 }
-                pieces.extend(parts.edges.into_iter().flatten());
+                for edge in parts.edges.into_iter().flatten() {
+                    let (hours, partial) = split_day(edge);
+                    if let Some((a, b)) = hours {
+                        // A range across one midnight with no whole day is one edge.
+                        assert!(b.unwrap() - a.unwrap() < 48, "{from:?} {to:?}");
+                        pieces.push((a.map(|h| h * figures::HOUR_MS), b.map(|h| h * figures::HOUR_MS)));
+                    }
+                    for (a, b) in partial.into_iter().flatten() {
+                        assert!(b.unwrap() - a.unwrap() < figures::HOUR_MS, "{from:?} {to:?}");
+                        pieces.push((a, b));
+                    }
+                }
                 pieces.retain(|(a, b)| !matches!((a, b), (Some(a), Some(b)) if a >= b));
                 pieces.sort_by_key(|(a, _)| a.unwrap_or(i64::MIN));
                 if from.zip(to).is_some_and(|(f, t)| f >= t) {
@@ -428,6 +468,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn partial_days_split_into_whole_hours_and_partial_hours() {
+        const HOUR: i64 = figures::HOUR_MS;
+        // 09:30 to midnight: hours 10 to 23 whole, 09:30–10:00 from the orders.
+        assert_eq!(
+            split_day((Some(DAY + 9 * HOUR + HOUR / 2), Some(2 * DAY))),
+            (Some((Some(34), Some(48))), [Some((Some(DAY + 9 * HOUR + HOUR / 2), Some(DAY + 10 * HOUR))), None])
+        );
+        // Midnight to 09:30.
+        assert_eq!(
+            split_day((Some(DAY), Some(DAY + 9 * HOUR + 5))),
+            (Some((Some(24), Some(33))), [None, Some((Some(DAY + 9 * HOUR), Some(DAY + 9 * HOUR + 5)))])
+        );
+        // Within one hour: orders only.
+        assert_eq!(split_day((Some(HOUR + 1), Some(HOUR + 9))), (None, [Some((Some(HOUR + 1), Some(HOUR + 9))), None]));
+        // Before 1970, hours round down.
+        assert_eq!(
+            split_day((Some(-HOUR - 5), Some(0))),
+            (Some((Some(-1), Some(0))), [Some((Some(-HOUR - 5), Some(-HOUR))), None])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `orders::record` and `approval::review` would have left them had every event arrived
 //! through the signed webhook, in the planned arrival order, just now: each order's
 //! history, conversion (commission pinned by `money::commission`), outbox entries,
-//! reviews, and the daily and all-time rollups summed with `rollup::Contribution`. Everything is one
+//! reviews, and the hourly, daily, monthly and all-time rollups summed with `rollup::Contribution`. Everything is one
 //! transaction: a failed seed leaves nothing behind.
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -196,7 +196,7 @@ pub async fn seed(db: &DatabaseConnection, options: &Options) -> DomainResult<Se
             "ANALYZE creators, campaigns, memberships, orders, conversions, order_events, events, conversion_reviews",
         )
         .await?;
-        db.execute_unprepared("VACUUM (ANALYZE) order_rollups, order_months, order_totals").await?;
+        db.execute_unprepared("VACUUM (ANALYZE) order_hours, order_rollups, order_months, order_totals").await?;
     }
     Ok(Seeded { brand: created.brand, api_key: created.api_key, counts })
 }
@@ -650,6 +650,7 @@ async fn write(
     let mut ids: Vec<(i64, i64)> = vec![(0, 0); plan.orders.len()];
     // Per campaign, creator and day: the figures, and the arrival that created the row.
     let mut rollups: HashMap<[i64; 3], (u64, Contribution)> = HashMap::new();
+    let mut hours: HashMap<[i64; 3], (u64, Contribution)> = HashMap::new();
     let code = currency.code();
     for (seq, arrival) in plan.arrivals.iter().enumerate() {
         match *arrival {
@@ -707,6 +708,9 @@ async fn write(
                 let bucket = [m.campaign_id, m.creator_id, time::day(o.ordered_at)];
                 let entry = rollups.entry(bucket).or_insert((seq as u64, Contribution::default()));
                 entry.1 = entry.1.plus(figures);
+                let hour = [m.campaign_id, m.creator_id, entity::figures::hour(o.ordered_at)];
+                let entry = hours.entry(hour).or_insert((seq as u64, Contribution::default()));
+                entry.1 = entry.1.plus(figures);
             }
             Arrival::Later(i) => {
                 let o = &plan.orders[i as usize];
@@ -755,6 +759,7 @@ async fn write(
         entry.0 = entry.0.min(*created);
         entry.1 = entry.1.plus(*f);
     }
+    figures(db, brand, "order_hours", ["campaign_id", "creator_id", "hour"], hours).await?;
     let rollup_rows = figures(db, brand, "order_rollups", ["campaign_id", "creator_id", "day"], rollups).await?;
     figures(db, brand, "order_months", ["campaign_id", "creator_id", "month"], months).await?;
     figures(db, brand, "order_totals", ["campaign_id", "creator_id"], totals).await?;
@@ -770,7 +775,7 @@ async fn write(
     })
 }
 
-/// Writes rollup rows to `table` (`order_rollups`, `order_months` or `order_totals`), each keyed by the
+/// Writes rollup rows to `table` (`order_hours`, `order_rollups`, `order_months` or `order_totals`), each keyed by the
 /// brand and `keys`, in the order the write path would have created them (by the arrival
 /// that created each); returns how many.
 async fn figures<const K: usize>(
