@@ -9,6 +9,7 @@ mod m20261124_000005_order_totals;
 mod m20261125_000006_monthly_rollups;
 mod m20261125_000007_write_path_references;
 mod m20261205_000008_hourly_rollups;
+mod m20261205_000009_hours_without_id;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_monthly_rollups::Migration),
             Box::new(m20261125_000007_write_path_references::Migration),
             Box::new(m20261205_000008_hourly_rollups::Migration),
+            Box::new(m20261205_000009_hours_without_id::Migration),
         ]
     }
 }

@@ -785,15 +785,17 @@ async fn figures<const K: usize>(
     keys: [&str; K],
     figures: HashMap<[i64; K], (u64, Contribution)>,
 ) -> DomainResult<u64> {
-    let mut ids = Ids::of(db, table).await?;
-    let mut columns = vec!["id", "brand_id"];
+    // `order_hours` has no ids on PostgreSQL (migration 9); SQLite numbers its rows itself.
+    let mut ids = if table == "order_hours" { None } else { Some(Ids::of(db, table).await?) };
+    let mut columns = if ids.is_some() { vec!["id", "brand_id"] } else { vec!["brand_id"] };
     columns.extend(keys);
     columns.extend(["orders", "sales", "approved", "rejected", "earned"]);
     let mut rows = Rows::new(table, &columns);
     let mut figures: Vec<_> = figures.into_iter().collect();
     figures.sort_by_key(|(_, (created, _))| *created);
     for (key, (_, f)) in &figures {
-        let mut row: Vec<Lit> = vec![ids.take().into(), brand.0.into()];
+        let mut row: Vec<Lit> = ids.iter_mut().map(|ids| ids.take().into()).collect();
+        row.push(brand.0.into());
         row.extend(key.iter().map(|k| Lit::from(*k)));
         row.extend([f.orders, f.sales, f.approved, f.rejected, f.earned].map(Lit::from));
         rows.add(&row);
@@ -802,6 +804,8 @@ async fn figures<const K: usize>(
         }
     }
     rows.flush(db).await?;
-    ids.finish(db).await?;
+    if let Some(ids) = ids {
+        ids.finish(db).await?;
+    }
     Ok(rows.rows)
 }
