@@ -349,6 +349,20 @@ async fn health_ready_and_graphiql_are_served(backend: Backend) {
     assert_eq!(ready.status(), 200);
     let page = app.http.get(format!("{}/", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/graphql") && page.contains("/graphql/ws"), "GraphiQL wired to both endpoints");
+    assert!(!page.contains("://"), "the page loads nothing from elsewhere: {page}");
+    assert!(!page.contains("tly_"), "no key outside demo mode");
+    // Its files are served from here, production builds, cached for good.
+    let files: Vec<&str> = page.split("/graphiql/").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(files.len(), 4, "{page}");
+    for file in files {
+        let asset = app.http.get(format!("{}/graphiql/{file}", app.url)).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{file}");
+        assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+        let body = asset.text().await.unwrap();
+        assert!(!body.contains("react.development") && body.len() > 10_000, "{file}");
+    }
+    let missing = app.http.get(format!("{}/graphiql/nothing.js", app.url)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 async fn serve_demo_answers_at_once_with_graphiql_ready(backend: Backend) {
