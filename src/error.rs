@@ -158,11 +158,11 @@ impl From<&DomainError> for AppError {
             DomainError::NotFound(thing) => AppError::NotFound(format!("{thing} not found")),
             DomainError::InvalidTransition { current, to } => {
                 let (wanted, action) = match to {
-                    Approval::Rejected => ("APPROVED", "rejected"),
-                    Approval::Approved => ("REJECTED", "restored by undoRejection"),
+                    Approval::Rejected => ("APPROVED", "rejected with rejectConversion"),
+                    Approval::Approved => ("REJECTED", "restored with undoRejection"),
                 };
                 AppError::InvalidTransition(format!(
-                    "the conversion is {}; only an {wanted} conversion can be {action}",
+                    "the conversion is {}; only {wanted} conversions can be {action}",
                     current.to_value()
                 ))
             }

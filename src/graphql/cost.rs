@@ -65,6 +65,8 @@ struct FieldInfo {
     rule: Rule,
     /// An introspection field: it counts toward the introspection budget, not `cost`.
     introspection: bool,
+    /// Its arguments' named input types (lists and non-null stripped).
+    args: HashMap<String, String>,
 }
 
 /// The fields of every type of the schema with their rules, read once from the schema's
@@ -76,14 +78,19 @@ pub struct CostModel {
     query: String,
     mutation: Option<String>,
     subscription: Option<String>,
+    /// Input object type name → field name → its named input type.
+    inputs: HashMap<String, HashMap<String, String>>,
+    /// Enum type name → its values.
+    enums: HashMap<String, Vec<String>>,
 }
 
 /// The introspection query the model is read from.
 pub const MODEL_QUERY: &str = "{ __schema {
   queryType { name } mutationType { name } subscriptionType { name }
   directives { args { name } }
-  types { kind name fields(includeDeprecated: true) { name args { name } type { ...T } }
-          inputFields { name } enumValues(includeDeprecated: true) { name } interfaces { name } possibleTypes { name } }
+  types { kind name fields(includeDeprecated: true) { name args { name type { ...T } } type { ...T } }
+          inputFields { name type { ...T } } enumValues(includeDeprecated: true) { name } interfaces { name }
+          possibleTypes { name } }
 } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }";
 
@@ -115,11 +122,19 @@ struct WithArgs {
 }
 
 #[derive(Deserialize)]
+struct Typed {
+    name: String,
+    #[serde(rename = "type")]
+    ty: TypeRef,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TypeInfo {
+    kind: String,
     name: String,
     fields: Option<Vec<FieldRef>>,
-    input_fields: Option<Vec<Named>>,
+    input_fields: Option<Vec<Typed>>,
     enum_values: Option<Vec<Named>>,
     interfaces: Option<Vec<Named>>,
     possible_types: Option<Vec<Named>>,
@@ -128,7 +143,7 @@ struct TypeInfo {
 #[derive(Deserialize)]
 struct FieldRef {
     name: String,
-    args: Vec<Named>,
+    args: Vec<Typed>,
     #[serde(rename = "type")]
     ty: TypeRef,
 }
@@ -224,24 +239,69 @@ impl CostModel {
                 } else {
                     Rule::Plain
                 };
-                fields.insert(field.name.clone(), FieldInfo { named, rule, introspection });
+                let args = field.args.iter().map(|a| (a.name.clone(), a.ty.unwrap().0)).collect();
+                fields.insert(field.name.clone(), FieldInfo { named, rule, introspection, args });
             }
         }
         // The two introspection entry points live on the query type but are not listed in
         // its fields.
         let query = schema.query_type.name;
         for (name, named) in [("__schema", "__Schema"), ("__type", "__Type")] {
-            let info = FieldInfo { named: named.to_string(), rule: Rule::Plain, introspection: true };
+            let args = if name == "__type" { [("name".to_string(), "String".to_string())].into() } else { HashMap::new() };
+            let info = FieldInfo { named: named.to_string(), rule: Rule::Plain, introspection: true, args };
             types.entry(query.clone()).or_default().insert(name.to_string(), info);
         }
-        Ok(CostModel { types, query, mutation, subscription: schema.subscription_type.map(|t| t.name) })
+        let inputs = (schema.types.iter())
+            .filter(|t| t.kind == "INPUT_OBJECT")
+            .map(|t| {
+                let fields = t.input_fields.iter().flatten().map(|f| (f.name.clone(), f.ty.unwrap().0)).collect();
+                (t.name.clone(), fields)
+            })
+            .collect();
+        let enums = (schema.types.iter())
+            .filter(|t| t.kind == "ENUM")
+            .map(|t| (t.name.clone(), t.enum_values.iter().flatten().map(|v| v.name.clone()).collect()))
+            .collect();
+        let subscription = schema.subscription_type.map(|t| t.name);
+        Ok(CostModel { types, query, mutation, subscription, inputs, enums })
     }
 
     fn field(&self, parent: &str, name: &str) -> Option<&FieldInfo> {
         self.types.get(parent)?.get(name)
     }
 
-    fn root(&self, ty: OperationType) -> Option<&str> {
+    /// The named type of a field's argument.
+    pub fn argument_type(&self, parent: &str, field: &str, argument: &str) -> Option<&str> {
+        self.field(parent, field)?.args.get(argument).map(String::as_str)
+    }
+
+    /// The names of a field's arguments; None for a field the type does not have.
+    pub fn argument_names(&self, parent: &str, field: &str) -> Option<Vec<&str>> {
+        Some(self.field(parent, field)?.args.keys().map(String::as_str).collect())
+    }
+
+    /// The names of an input object's fields; None for any other type.
+    pub fn input_field_names(&self, input: &str) -> Option<Vec<&str>> {
+        Some(self.inputs.get(input)?.keys().map(String::as_str).collect())
+    }
+
+    /// The named type a field returns.
+    pub fn field_type(&self, parent: &str, field: &str) -> Option<&str> {
+        self.field(parent, field).map(|f| f.named.as_str())
+    }
+
+    /// The named type of an input object's field.
+    pub fn input_field_type(&self, input: &str, field: &str) -> Option<&str> {
+        self.inputs.get(input)?.get(field).map(String::as_str)
+    }
+
+    /// The values of an enum type; None for any other type.
+    pub fn enum_values(&self, name: &str) -> Option<&[String]> {
+        self.enums.get(name).map(Vec::as_slice)
+    }
+
+    /// The root type of an operation type.
+    pub fn root(&self, ty: OperationType) -> Option<&str> {
         match ty {
             OperationType::Query => Some(&self.query),
             OperationType::Mutation => self.mutation.as_deref(),
@@ -723,7 +783,8 @@ pub fn check(measured: &Measured, budget: &Budget) -> Result<(), String> {
     }
     if measured.introspection > budget.introspection {
         return Err(format!(
-            "the introspection costs {}, more than the limit of {}; nest introspection lists less",
+            "the introspection costs {}, more than the limit of {} (--max-introspection or TALLY_MAX_INTROSPECTION); \
+             nest introspection lists less",
             measured.introspection, budget.introspection
         ));
     }

@@ -18,6 +18,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::Limits;
 use super::TallySchema;
 use super::cost::{self, Budget, CostModel, Measured};
+use super::literals;
 use super::loaders::{Loaders, RequestLoader};
 use super::subscription::{CurrentEvent, Wanting, Wants};
 use crate::domain::error::DomainError;
@@ -95,7 +96,7 @@ pub fn prepare(
     let document = match documents.get(&request.query) {
         Some(document) => document,
         None => {
-            let document = Arc::new(parse(limits, &request.query)?);
+            let document = Arc::new(parse(model, limits, &request.query)?);
             documents.keep(&request.query, document.clone());
             document
         }
@@ -103,22 +104,29 @@ pub fn prepare(
     let document = ExecutableDocument::clone(&document);
     let measured = cost::measure(model, &document, request.operation_name.as_deref(), &request.variables);
     cost::check(&measured, &budget(limits)).map_err(AppError::LimitExceeded)?;
-    let kind = cost::chosen(&document, request.operation_name.as_deref()).map(|op| op.ty);
+    let chosen = cost::chosen(&document, request.operation_name.as_deref());
+    if let Some(op) = chosen {
+        literals::check_required_variables(op, &request.variables)
+            .map_err(|message| AppError::BadUserInput { message, field: None })?;
+    }
+    let kind = chosen.map(|op| op.ty);
     request.set_parsed_query(document.clone());
     Ok(Prepared { request, measured, kind, document })
 }
 
-/// Scans and parses a document not seen lately.
-fn parse(limits: &Limits, query: &str) -> Result<ExecutableDocument, AppError> {
+/// Scans, parses and checks the literals of a document not seen lately.
+fn parse(model: &CostModel, limits: &Limits, query: &str) -> Result<ExecutableDocument, AppError> {
     cost::check_scan(&cost::scan(query), &budget(limits)).map_err(AppError::LimitExceeded)?;
-    async_graphql::parser::parse_query(query).map_err(|err| match err {
+    let document = async_graphql::parser::parse_query(query).map_err(|err| match err {
         async_graphql::parser::Error::RecursionLimitExceeded => AppError::LimitExceeded(format!(
             "the query nests selection sets more than {PARSER_NESTING} deep; the depth limit is {} \
              (--max-depth or TALLY_MAX_DEPTH)",
             limits.depth
         )),
         other => AppError::BadUserInput { message: ServerError::from(other).message, field: None },
-    })
+    })?;
+    literals::check_enum_literals(model, &document).map_err(|message| AppError::BadUserInput { message, field: None })?;
+    Ok(document)
 }
 
 /// Reads the cost model from the schema's own introspection.

@@ -4,6 +4,7 @@ pub mod cost;
 pub mod exec;
 pub mod field_order;
 pub mod http;
+pub mod literals;
 pub mod live;
 pub mod loaders;
 pub mod mutation;

@@ -31,7 +31,9 @@ pub fn refusal(path: &str, status: StatusCode, code: &str, message: &str) -> Res
 pub fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> AppResult<Bytes> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::LimitExceeded(format!("request body is larger than {limit} bytes"))
+            AppError::LimitExceeded(format!(
+                "request body is larger than {limit} bytes (--max-body-bytes or TALLY_MAX_BODY_BYTES)"
+            ))
         } else {
             AppError::BadUserInput { message: rejection.body_text(), field: None }
         }

@@ -92,7 +92,8 @@ impl Throttle {
             }
             Ok(Err(not_until)) => Err(refused(not_until.wait_time_from(limiter.clock().now()))),
             Err(_) => Err(AppError::LimitExceeded(format!(
-                "a request of {operations} operations is more than this API key's burst of {}",
+                "a request of {operations} operations is more than this API key's burst of {} \
+                 (--rate-burst or TALLY_RATE_BURST)",
                 self.burst
             ))),
         }
