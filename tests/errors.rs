@@ -1,6 +1,5 @@
 //! Errors that help: each names what was wrong and how to put it right, as graphql-js
 //! would word it where graphql-js has a word for it.
-#![recursion_limit = "256"]
 mod common;
 
 use std::time::Duration;

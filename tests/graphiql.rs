@@ -2,7 +2,6 @@
 //! playwright-core (npm), runs the pre-filled query, opens Docs and sees a subscription's
 //! event arrive after a webhook (tests/js/graphiql.mjs). The screenshots are kept in
 //! target/test-artefacts/graphiql-<backend>/.
-#![recursion_limit = "256"]
 mod common;
 
 use std::time::Duration;
