@@ -6,9 +6,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, header};
 use axum::{Router, middleware};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::http::layers::{self, Bounds};
+use crate::http::observe;
 pub use crate::http::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -37,12 +37,13 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::http::health::router())
         .merge(crate::ingest::router())
         .merge(crate::export::router())
+        .merge(crate::http::observe::router())
         .merge(extra)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(bounds, layers::bounded_body))
         .layer(middleware::from_fn_with_state(bounds, layers::request_timeout))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(observe::observe))
         .layer(middleware::from_fn(layers::catch_panic))
         .with_state(state)
 }

@@ -16,11 +16,7 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "tally=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    tally::cli::run(tally::cli::Cli::parse()).await
+    let cli = tally::cli::Cli::parse();
+    tally::cli::init_logging(cli.log_format);
+    tally::cli::run(cli).await
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -152,6 +152,7 @@ pub async fn run(state: &AppState, caller: &Caller, operations: Vec<Prepared>) -
 }
 
 async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Response {
+    let started = std::time::Instant::now();
     let Prepared { request, document, kind, .. } = prepared;
     let query = kind == Some(OperationType::Query);
     // A query reads on the read pool (on SQLite, beside the writer); anything else on the main one.
@@ -162,7 +163,26 @@ async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Respo
     let request = request.data(loader).data(caller).data(state.bus.clone()).data(state.writer.clone());
     let mut response = drive(state.schema.execute(request), rx).await;
     super::field_order::reorder(&document, operation.as_deref(), &mut response.data);
-    coded(response)
+    let response = coded(response);
+    let outcome = response.errors.first().map_or("ok", |e| {
+        e.extensions.as_ref().and_then(|x| x.get("code")).and_then(|c| match c {
+            async_graphql::Value::String(code) => Some(code.as_str()),
+            _ => None,
+        }).unwrap_or("error")
+    });
+    let kind = match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    };
+    // The operation's name: the one the request chose, or the document's only one.
+    let name = operation.as_deref().or(match &document.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => ops.keys().next().map(|n| n.as_str()),
+        _ => None,
+    });
+    crate::http::observe::operation_done(name, kind, outcome, started.elapsed());
+    response
 }
 
 /// A fresh loader for one operation, and the batches it starts, for `drive` to run.

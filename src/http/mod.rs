@@ -4,6 +4,7 @@ pub mod caller;
 pub mod health;
 pub mod keys;
 pub mod layers;
+pub mod observe;
 pub mod serve;
 pub mod state;
 pub mod throttle;

@@ -41,6 +41,8 @@ pub struct AppState {
     pub export_db: DatabaseConnection,
     /// The pool live subscriptions read on (`db::live_pool`).
     pub live_db: DatabaseConnection,
+    /// The writer's own pool (`db::writer_pool`), kept here for `/metrics`.
+    pub writer_db: DatabaseConnection,
     pub limits: Limits,
     pub statements: StatementCounter,
     /// The key GraphiQL is pre-filled with (demo mode only).
@@ -57,7 +59,7 @@ impl AppState {
         let live_db = db::live_pool(&db, &read_db, database_url, Some(limits.statement_timeout), &statements).await?;
         let bus = Bus::start(db.clone()).await?;
         let writer_db = db::writer_pool(&db, database_url, Some(limits.statement_timeout), &statements).await?;
-        let writer = crate::domain::orders::Writer::start(writer_db);
+        let writer = crate::domain::orders::Writer::start(writer_db.clone());
         let keys = KeyCache::start(&bus);
         let schema = build_schema();
         let sockets = Sockets::default();
@@ -90,6 +92,7 @@ impl AppState {
             read_db,
             export_db,
             live_db,
+            writer_db,
             limits,
             statements,
             graphiql_key: None,

@@ -188,6 +188,12 @@ impl Hub {
         hub
     }
 
+    /// Groups of identical subscriptions, and subscriptions in all.
+    pub fn counts(&self) -> (usize, usize) {
+        let groups = lock(&self.groups);
+        (groups.groups.len(), groups.groups.values().map(|g| g.members.len()).sum())
+    }
+
     /// What the hub has published so far.
     pub fn position(&self) -> Position {
         lock(&self.groups).position.clone()
@@ -280,13 +286,17 @@ impl Hub {
         if let Some(last) = batch.last() {
             groups.position = last.position.clone();
         }
+        metrics::counter!("tally_live_events_total").increment(batch.len() as u64);
+        let mut delivered = 0u64;
         for (key, payload) in answers.into_iter().flatten().flatten() {
             let Some(group) = groups.groups.get_mut(&key) else { continue };
+            delivered += group.members.len() as u64;
             for member in group.members.values_mut() {
                 let message = member.protocol.next(&member.id, &payload);
                 member.deliver(message);
             }
         }
+        metrics::counter!("tally_live_deliveries_total").increment(delivered);
     }
 
     /// The event's answer for each group of its brand, serialized.

@@ -55,6 +55,12 @@ fn lock(inner: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
 }
 
 impl Sockets {
+    /// Sockets waiting for `connection_init`, and sockets initialised.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = lock(&self.inner);
+        (inner.awaiting, inner.by_key.values().map(HashMap::len).sum())
+    }
+
     /// Counts a new socket as waiting for init, or None when `most` already are.
     pub fn await_init(&self, most: usize) -> Option<Awaiting> {
         let mut inner = lock(&self.inner);
