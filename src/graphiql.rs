@@ -48,8 +48,11 @@ const GRAPHIQL_JS: Asset = Asset {
     content_type: "text/javascript; charset=utf-8",
     bytes: npm_file!("graphiql/graphiql.min.js"),
 };
-const GRAPHIQL_CSS: Asset =
-    Asset { name: "graphiql.min.css", content_type: "text/css; charset=utf-8", bytes: npm_file!("graphiql/graphiql.min.css") };
+const GRAPHIQL_CSS: Asset = Asset {
+    name: "graphiql.min.css",
+    content_type: "text/css; charset=utf-8",
+    bytes: npm_file!("graphiql/graphiql.min.css"),
+};
 
 /// The files with their served names (`<hash>-<name>`), in the order the page loads them.
 static ASSETS: LazyLock<Vec<(String, &'static Asset)>> = LazyLock::new(|| {

@@ -17,6 +17,44 @@ fn schema_graphql_equals_print_schema() {
     );
 }
 
+/// What GraphiQL and code generators show beside each name: every type, field, argument,
+/// input field and enum value of the public schema is described, and DateTime links to
+/// its specification.
+async fn introspection_describes_every_type_field_argument_and_enum_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let brand = app.brand("Acme").await;
+    let schema = app.data(&brand.key, include_str!("fixtures/introspection.graphql"), json!({})).await;
+    let types = schema["__schema"]["types"].as_array().unwrap();
+    let described = |item: &serde_json::Value| item["description"].as_str().is_some_and(|d| !d.trim().is_empty());
+    let named = |item: &serde_json::Value| item["name"].as_str().unwrap().to_string();
+    let list = |item: &serde_json::Value, key: &str| item[key].as_array().cloned().unwrap_or_default();
+    let mut missing = Vec::new();
+    for ty in types {
+        let name = named(ty);
+        if name.starts_with("__") || ["String", "Int", "Float", "Boolean", "ID"].contains(&name.as_str()) {
+            continue;
+        }
+        if !described(ty) {
+            missing.push(name.clone());
+        }
+        for field in list(ty, "fields") {
+            let field_name = format!("{name}.{}", named(&field));
+            if !described(&field) {
+                missing.push(field_name.clone());
+            }
+            for arg in list(&field, "args").iter().filter(|a| !described(a)) {
+                missing.push(format!("{field_name}({})", named(arg)));
+            }
+        }
+        for item in list(ty, "inputFields").iter().chain(&list(ty, "enumValues")).filter(|i| !described(i)) {
+            missing.push(format!("{name}.{}", named(item)));
+        }
+    }
+    assert!(missing.is_empty(), "schema elements without a description: {missing:?}");
+    let date_time = types.iter().find(|t| t["name"] == "DateTime").unwrap();
+    assert_eq!(date_time["specifiedByURL"], "https://datatracker.ietf.org/doc/html/rfc3339");
+}
+
 async fn cli_creates_brands_and_keys_that_authenticate(backend: Backend) {
     let database_url = fresh_database(backend).await;
     let run = |args: &[&str]| {
@@ -294,10 +332,19 @@ async fn coupon_and_affiliate_codes_are_unique_among_current_members(backend: Ba
         .data(&brand.key, "query($k: ID!) { campaign(id: $k) { members { creator { name } } } }", json!({"k": spring}))
         .await;
     assert_eq!(members["campaign"]["members"], json!([{"creator": {"name": "Ana"}}]));
+    // includeDeleted is false when omitted and when null, literal or through a variable.
     let creators = app
-        .data(&brand.key, "{ a: creators { totalCount } b: creators(includeDeleted: true) { totalCount } }", json!({}))
+        .data(
+            &brand.key,
+            "query($d: Boolean) { a: creators { totalCount } b: creators(includeDeleted: true) { totalCount } \
+             c: creators(includeDeleted: null) { totalCount } d: creators(includeDeleted: $d) { totalCount } }",
+            json!({"d": null}),
+        )
         .await;
-    assert_eq!(creators, json!({"a": {"totalCount": 1}, "b": {"totalCount": 2}}));
+    assert_eq!(
+        creators,
+        json!({"a": {"totalCount": 1}, "b": {"totalCount": 2}, "c": {"totalCount": 1}, "d": {"totalCount": 1}})
+    );
 }
 
 async fn oversized_and_overly_complex_requests_are_limited(backend: Backend) {
@@ -443,6 +490,7 @@ async fn browsers_on_allowed_origins_may_call_the_api(backend: Backend) {
 }
 
 on_both_backends!(
+    introspection_describes_every_type_field_argument_and_enum_value,
     browsers_on_allowed_origins_may_call_the_api,
     serve_demo_answers_at_once_with_graphiql_ready,
     cli_creates_brands_and_keys_that_authenticate,

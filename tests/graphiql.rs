@@ -40,7 +40,8 @@ async fn graphiql_works_in_a_browser_with_no_internet(backend: Backend) {
         key: key.clone(),
         webhook_secret: row.try_get("", "webhook_secret").unwrap(),
     };
-    let members = app.data(&key, "{ campaigns(first: 1) { edges { node { members { couponCode } } } } }", json!({})).await;
+    let members =
+        app.data(&key, "{ campaigns(first: 1) { edges { node { members { couponCode } } } } }", json!({})).await;
     let coupon = members["campaigns"]["edges"][0]["node"]["members"][0]["couponCode"].as_str().unwrap().to_string();
 
     let dir = format!("{root}/target/test-artefacts/graphiql-{backend:?}").to_lowercase();

@@ -62,8 +62,8 @@ async fn request_errors_answer_400_without_data_under_the_specs_media_type(backe
     };
     let spec = "application/graphql-response+json, application/json;q=0.9";
     for (query, variables) in [
-        ("{ brand { name ", json!({})),                                     // does not parse
-        ("{ brand { nope } }", json!({})),                                  // does not validate
+        ("{ brand { name ", json!({})),    // does not parse
+        ("{ brand { nope } }", json!({})), // does not validate
         ("query($n: Int) { campaigns(first: $n) { totalCount } }", json!({ "n": "many" })), // does not coerce
     ] {
         let response = post(spec, query, variables.clone()).await.unwrap();

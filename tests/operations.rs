@@ -94,7 +94,10 @@ async fn every_response_carries_a_request_id(backend: Backend) {
 }
 
 /// `tally serve` as a process, its standard error piped (not a terminal).
-async fn serve_logging(database_url: &str, format: &str) -> (tokio::process::Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
+async fn serve_logging(
+    database_url: &str,
+    format: &str,
+) -> (tokio::process::Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["serve", "--addr", "127.0.0.1:0", "--log-format", format])
         .env("DATABASE_URL", database_url)

@@ -10,11 +10,18 @@ use crate::error::{AppResult, bad_input};
 pub const DEFAULT_PAGE: i32 = 50;
 pub const MAX_PAGE: i32 = 100;
 
+/// Where a page stands in its list (Relay). Lists are read forward only, with `first` and
+/// `after`.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PageInfo {
+    /// Whether more items follow this page: pass `endCursor` as `after` to get them.
     pub has_next_page: bool,
+    /// Whether this page was asked for with `after`, so that items come before it.
     pub has_previous_page: bool,
+    /// The cursor of the page's first item; null when the page is empty.
     pub start_cursor: Option<String>,
+    /// The cursor of the page's last item, to pass as `after` for the next page; null when
+    /// the page is empty.
     pub end_cursor: Option<String>,
 }
 

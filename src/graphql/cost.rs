@@ -247,7 +247,8 @@ impl CostModel {
         // its fields.
         let query = schema.query_type.name;
         for (name, named) in [("__schema", "__Schema"), ("__type", "__Type")] {
-            let args = if name == "__type" { [("name".to_string(), "String".to_string())].into() } else { HashMap::new() };
+            let args =
+                if name == "__type" { [("name".to_string(), "String".to_string())].into() } else { HashMap::new() };
             let info = FieldInfo { named: named.to_string(), rule: Rule::Plain, introspection: true, args };
             types.entry(query.clone()).or_default().insert(name.to_string(), info);
         }

@@ -125,7 +125,8 @@ fn parse(model: &CostModel, limits: &Limits, query: &str) -> Result<ExecutableDo
         )),
         other => AppError::BadUserInput { message: ServerError::from(other).message, field: None },
     })?;
-    literals::check_enum_literals(model, &document).map_err(|message| AppError::BadUserInput { message, field: None })?;
+    literals::check_enum_literals(model, &document)
+        .map_err(|message| AppError::BadUserInput { message, field: None })?;
     Ok(document)
 }
 
@@ -165,10 +166,14 @@ async fn execute(state: &AppState, caller: &Caller, prepared: Prepared) -> Respo
     super::field_order::reorder(&document, operation.as_deref(), &mut response.data);
     let response = coded(response);
     let outcome = response.errors.first().map_or("ok", |e| {
-        e.extensions.as_ref().and_then(|x| x.get("code")).and_then(|c| match c {
-            async_graphql::Value::String(code) => Some(code.as_str()),
-            _ => None,
-        }).unwrap_or("error")
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .unwrap_or("error")
     });
     let kind = match kind {
         Some(OperationType::Query) => "query",

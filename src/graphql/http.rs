@@ -12,13 +12,13 @@ use std::collections::HashMap;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 
 use super::exec;
 use crate::error::AppError;
@@ -52,10 +52,8 @@ impl Media {
         for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
             let ty = parts.next().unwrap_or_default().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .next()
-                .unwrap_or(1.0);
+            let q =
+                parts.filter_map(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).next().unwrap_or(1.0);
             let slot = match ty.as_str() {
                 GRAPHQL_RESPONSE => &mut graphql,
                 "application/json" | "application/*" | "*/*" => &mut json,
@@ -124,13 +122,13 @@ async fn graphql_post(
         Ok(c) => c,
         Err(err) => return graphql_error(err, media),
     };
-    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    });
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
     if !json {
         let message = "a POST to /graphql carries its request as JSON: send Content-Type: application/json";
-        let mut refused =
-            graphql_error(AppError::BadUserInput { message: message.to_string(), field: None }, media);
+        let mut refused = graphql_error(AppError::BadUserInput { message: message.to_string(), field: None }, media);
         *refused.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return refused;
     }
@@ -201,7 +199,9 @@ async fn execute(
     if requests.len() > state.limits.batch {
         let limit = state.limits.batch;
         return graphql_error(
-            AppError::LimitExceeded(format!("a batch may hold at most {limit} requests (--max-batch or TALLY_MAX_BATCH)")),
+            AppError::LimitExceeded(format!(
+                "a batch may hold at most {limit} requests (--max-batch or TALLY_MAX_BATCH)"
+            )),
             media,
         );
     }
@@ -219,7 +219,9 @@ async fn execute(
     let mut runnable = Vec::new();
     for request in requests {
         match exec::prepare(&state.cost, &state.limits, &state.documents, request) {
-            Ok(prepared) if get && matches!(prepared.kind, Some(OperationType::Mutation | OperationType::Subscription)) => {
+            Ok(prepared)
+                if get && matches!(prepared.kind, Some(OperationType::Mutation | OperationType::Subscription)) =>
+            {
                 let mut refused = graphql_error(
                     AppError::BadUserInput {
                         message: "GET runs queries only: send mutations and subscriptions by POST (or the websocket)"
@@ -260,7 +262,8 @@ async fn execute(
     let mut response = if single {
         let one = answers.into_iter().next().unwrap_or_default();
         let request_error = is_request_error(&one);
-        let status = if request_error && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        let status =
+            if request_error && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         answer(status, media, &one, request_error)
     } else {
         answer(StatusCode::OK, media, &BatchResponse::Batch(answers), false)

@@ -96,7 +96,8 @@ pub fn build_schema() -> TallySchema {
         .finish()
 }
 
-/// The SDL that `tally print-schema` prints and `schema.graphql` holds.
+/// The SDL that `tally print-schema` prints and `schema.graphql` holds, with the
+/// `@specifiedBy` of the scalars that have one.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    build_schema().sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -4,7 +4,7 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 
 use crate::domain::time::{self, Millis};
 
-/// An exact decimal, printed as a string ("1234.50"). Input is accepted only as a string.
+/// An exact decimal, as the string clients send and receive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decimal(pub String);
 
@@ -14,6 +14,11 @@ impl Decimal {
     }
 }
 
+/// An exact decimal number, written as a JSON string such as "1234.50" so that no digit
+/// is ever lost to floating point. Money has exactly its currency's minor-unit digits
+/// ("12.30" in USD, "1200" in JPY); commission rates are percentages without trailing
+/// zeros ("12.5" means 12.5%). As input it is accepted only as a string, never as a JSON
+/// number: plain digits with an optional decimal point, no sign or exponent.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -28,11 +33,16 @@ impl ScalarType for Decimal {
     }
 }
 
-/// An RFC 3339 time. Output is UTC with a `Z` and milliseconds.
+/// An RFC 3339 time, held as UTC milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DateTime(pub Millis);
 
-#[Scalar(name = "DateTime")]
+/// A point in time as an RFC 3339 string. Output is always UTC with a `Z` and
+/// milliseconds, e.g. "2026-01-31T12:00:00.000Z". Input may carry any offset
+/// ("2026-01-31T13:00:00+01:00" is the same instant) and keeps millisecond precision
+/// (finer digits are dropped); a date without a time, or a time before 1970, is refused
+/// with BAD_USER_INPUT.
+#[Scalar(name = "DateTime", specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {

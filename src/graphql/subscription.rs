@@ -46,17 +46,22 @@ pub struct OrderStatusChange {
     cursor: String,
 }
 
+/// A change of an order's status, as orderStatusChanged pushes it.
 #[Object]
 impl OrderStatusChange {
+    /// The order, as it is when the change is pushed.
     async fn order(&self) -> Order {
         Order(self.order.clone())
     }
+    /// The status before the change; null when the order was first seen.
     async fn previous_status(&self) -> Option<OrderStatus> {
         self.change.previous_status.map(Into::into)
     }
+    /// The new status.
     async fn status(&self) -> OrderStatus {
         self.change.status.into()
     }
+    /// The event time of the change in the store (the order's statusChangedAt then).
     async fn changed_at(&self) -> DateTime {
         DateTime(self.change.changed_at)
     }
@@ -113,9 +118,15 @@ fn resume_point(after: &str) -> Result<Position, AppError> {
     Ok(position)
 }
 
+/// Live changes of the brand, over the websocket at /graphql/ws (graphql-transport-ws, or
+/// the legacy graphql-ws), with the API key sent in connection_init. ADMIN and VIEWER keys
+/// may both subscribe. Subscribing is refused with NOT_FOUND for a campaignId that is not
+/// one of the brand's, BAD_USER_INPUT for an `after` that is not a cursor, and
+/// CURSOR_EXPIRED for one too old to resume from.
 #[Subscription]
 impl Subscription {
     /// Every applied order status change (the first sighting too, previousStatus null).
+    /// Events too late to change a status, repeats, and amount-only updates push nothing.
     async fn order_status_changed(
         &self,
         ctx: &Context<'_>,

@@ -64,13 +64,18 @@ async fn render(State(state): State<AppState>) -> Response {
     let (groups, members) = state.hub.counts();
     metrics::gauge!("tally_subscriptions_active").set(members as f64);
     metrics::gauge!("tally_subscription_groups").set(groups as f64);
-    for (pool, db) in
-        [("main", &state.db), ("read", &state.read_db), ("writer", &state.writer_db), ("export", &state.export_db), ("live", &state.live_db)]
-    {
+    for (pool, db) in [
+        ("main", &state.db),
+        ("read", &state.read_db),
+        ("writer", &state.writer_db),
+        ("export", &state.export_db),
+        ("live", &state.live_db),
+    ] {
         let (size, idle) = pool_use(db);
         metrics::gauge!("tally_db_pool_connections", "pool" => pool).set(size as f64);
         metrics::gauge!("tally_db_pool_connections_idle", "pool" => pool).set(idle as f64);
-        metrics::gauge!("tally_db_pool_connections_in_use", "pool" => pool).set((size as usize).saturating_sub(idle) as f64);
+        metrics::gauge!("tally_db_pool_connections_in_use", "pool" => pool)
+            .set((size as usize).saturating_sub(idle) as f64);
     }
     let position = state.hub.position();
     metrics::gauge!("tally_outbox_published_position").set(position.high as f64);

@@ -2,17 +2,21 @@
 use super::*;
 
 macro_rules! id_connection {
-    ($conn:ident, $edge:ident, $node:ident, $model:ty) => {
+    ($conn:ident, $edge:ident, $node:ident, $model:ty, $conn_doc:tt, $edge_doc:tt, $node_doc:tt, $total_doc:tt) => {
         pub struct $edge {
             cursor: String,
             node: $model,
         }
 
+        #[doc = $edge_doc]
         #[Object]
         impl $edge {
+            /// This item's place in the list: pass it as `after` to get the items that follow
+            /// it. Opaque: pass it on as is.
             async fn cursor(&self) -> &str {
                 &self.cursor
             }
+            #[doc = $node_doc]
             async fn node(&self) -> $node {
                 $node(self.node.clone())
             }
@@ -34,14 +38,18 @@ macro_rules! id_connection {
             }
         }
 
+        #[doc = $conn_doc]
         #[Object]
         impl $conn {
+            /// The items of this page, each with its cursor.
             async fn edges(&self) -> &[$edge] {
                 &self.edges
             }
+            /// Where this page stands: its first and last cursors, and whether more follow.
             async fn page_info(&self) -> &PageInfo {
                 &self.page_info
             }
+            #[doc = $total_doc]
             async fn total_count(&self) -> i64 {
                 self.total as i64
             }
@@ -49,5 +57,23 @@ macro_rules! id_connection {
     };
 }
 
-id_connection!(CampaignConnection, CampaignEdge, Campaign, entity::campaign::Model);
-id_connection!(CreatorConnection, CreatorEdge, Creator, entity::creator::Model);
+id_connection!(
+    CampaignConnection,
+    CampaignEdge,
+    Campaign,
+    entity::campaign::Model,
+    "A page of the brand's campaigns, oldest first (a Relay cursor connection).",
+    "One campaign of a page, with its cursor.",
+    "The campaign.",
+    "How many campaigns the brand has, across all pages."
+);
+id_connection!(
+    CreatorConnection,
+    CreatorEdge,
+    Creator,
+    entity::creator::Model,
+    "A page of the brand's creators, oldest first (a Relay cursor connection).",
+    "One creator of a page, with its cursor.",
+    "The creator.",
+    "How many creators the list holds across all pages: deleted creators count only with `includeDeleted`."
+);

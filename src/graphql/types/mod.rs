@@ -76,31 +76,53 @@ async fn campaign_of(ctx: &Context<'_>, id: i64) -> Result<Campaign> {
 }
 
 // The API's enums mirror the stored ones; `remote` derives the conversions both ways.
+/// The status of an order in the brand's store. Only a PAID order counts toward sales and
+/// earns commission.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::enums::OrderStatus")]
 pub enum OrderStatus {
+    /// Paid (a partially refunded order stays paid, at its reduced amount): counts toward
+    /// sales, and its conversion earns commission while approved.
     Paid,
+    /// Canceled or voided in the store: no sales and no earned commission.
     Canceled,
+    /// Refunded in full: no sales and no earned commission.
     Refunded,
 }
 
+/// Whether a conversion's commission is approved. Every conversion starts APPROVED;
+/// rejectConversion and undoRejection move it, and every move is recorded as a
+/// ConversionReview.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::enums::Approval")]
 pub enum ConversionApproval {
+    /// Approved, the default: the conversion earns its commission while its order is PAID.
     Approved,
+    /// Rejected by the brand: the conversion earns nothing, whatever its order's status.
     Rejected,
 }
 
+/// How an order was matched to a creator's membership when it was first recorded.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::enums::Attribution")]
 pub enum Attribution {
+    /// The order used the membership's coupon code (compared case-insensitively). A coupon
+    /// wins when the order's referral code points to another membership.
     CouponCode,
+    /// The order came through the membership's affiliate link: its referral code (the `ref`
+    /// parameter of the landing URL) equals the membership's affiliate code.
     AffiliateLink,
 }
 
+/// A half-open time range `[from, to)` on when orders were placed (`orderedAt`): `from` is
+/// included, `to` is excluded. Either end may be omitted or null to leave that side open.
+/// A `from` later than `to` is refused with BAD_USER_INPUT.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct TimeRange {
+    /// Start, inclusive: orders placed at or after this time. Omitted or null: no lower bound.
     pub from: Option<DateTime>,
+    /// End, exclusive: orders placed strictly before this time. Omitted or null: no upper
+    /// bound.
     pub to: Option<DateTime>,
 }
 
@@ -109,11 +131,20 @@ pub fn range(input: Option<&TimeRange>) -> AppResult<DomainRange> {
     DomainRange::new(from, to).map_err(|m| bad_input("range", m))
 }
 
+/// Narrows a list of orders: an order is kept when it meets every condition given. An
+/// omitted or null condition keeps every order.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct OrderFilter {
+    /// Only orders whose current status is one of these. Omitted, null or empty: every
+    /// status.
     pub status: Option<Vec<OrderStatus>>,
+    /// Only orders placed (`orderedAt`) in this range: `from` included, `to` excluded.
     pub range: Option<TimeRange>,
+    /// Only orders attributed to this creator. An id that is not a creator of the brand
+    /// matches no order (no error).
     pub creator_id: Option<ID>,
+    /// Only orders of this campaign. An id that is not a campaign of the brand matches no
+    /// order (no error).
     pub campaign_id: Option<ID>,
 }
 

@@ -5,38 +5,58 @@ use super::*;
 
 pub struct Order(pub entity::order::Model);
 
+/// A sale in the brand's store, attributed to a creator's membership by its coupon code or
+/// affiliate link. Its status follows the store's events, applied in event-time order.
 #[Object]
 impl Order {
+    /// The order's global id (see Node).
     pub async fn id(&self) -> ID {
         ID(ids::encode(Kind::Order, self.0.id))
     }
+    /// The store's own id of the order; unique within the brand.
     async fn external_id(&self) -> &str {
         &self.0.external_id
     }
+    /// The campaign of the membership the order was attributed to.
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Serial<Campaign>> {
         campaign_of(ctx, self.0.campaign_id).await.map(Serial)
     }
+    /// The creator the order was attributed to.
     async fn creator(&self, ctx: &Context<'_>) -> Result<Serial<Creator>> {
         creator_of(ctx, self.0.creator_id).await.map(Serial)
     }
+    /// The order's subtotal after discounts, before tax and shipping, in the brand's
+    /// currency. A newer event updates it (a partial refund lowers it); the conversion's
+    /// commission stays as it was computed.
     async fn amount(&self, ctx: &Context<'_>) -> Decimal {
         caller(ctx).money(self.0.amount)
     }
+    /// The ISO 4217 code of the amount: always the brand's currency.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// The current status: that of the latest event by event time (of events at the same
+    /// instant, REFUNDED wins over CANCELED, and CANCELED over PAID).
     async fn status(&self) -> OrderStatus {
         self.0.status.into()
     }
+    /// The coupon code sent with the order's first event, as sent; null when none was. The
+    /// order may still have been attributed by its affiliate link (see
+    /// `conversion.attribution`).
     async fn coupon_code(&self) -> Option<&str> {
         self.0.coupon_code.as_deref()
     }
+    /// When the order was placed in the store. Time ranges and the newest-first order of
+    /// order lists use it.
     async fn ordered_at(&self) -> DateTime {
         DateTime(self.0.ordered_at)
     }
+    /// The event time at which the order took its current status (its first event's time if
+    /// the status never changed).
     async fn status_changed_at(&self) -> DateTime {
         DateTime(self.0.status_changed_at)
     }
+    /// The order's commission record.
     async fn conversion(&self, ctx: &Context<'_>) -> Result<Serial<Conversion>> {
         let row = loader(ctx).load_one(ConversionOfOrder(self.0.id)).await?.ok_or_else(|| missing("conversion"))?;
         Ok(Serial(Conversion(row)))
@@ -50,14 +70,21 @@ impl Order {
 
 pub struct OrderEvent(pub entity::order_event::Model);
 
+/// One status event received about an order. An order's history keeps every event, also
+/// those too late to change its status.
 #[Object]
 impl OrderEvent {
+    /// The status the event reported.
     async fn status(&self) -> OrderStatus {
         self.0.status.into()
     }
+    /// When the status took effect in the store: the event time, not the arrival time.
     async fn occurred_at(&self) -> DateTime {
         DateTime(self.0.occurred_at)
     }
+    /// Where the event came from: `graphql` (recordOrderEvent), `webhook` (the signed JSON
+    /// webhook), `shopify:<topic>` (a Shopify webhook, e.g. `shopify:orders/paid`) or
+    /// `demo` (the demo data).
     async fn source(&self) -> &str {
         &self.0.source
     }
@@ -68,11 +95,15 @@ pub struct OrderEdge {
     node: entity::order::Model,
 }
 
+/// One order of a page, with its cursor.
 #[Object]
 impl OrderEdge {
+    /// This order's place in the list: pass it as `after` to get the orders that follow it.
+    /// Opaque: pass it on as is.
     async fn cursor(&self) -> &str {
         &self.cursor
     }
+    /// The order.
     async fn node(&self) -> Serial<Order> {
         Serial(Order(self.node.clone()))
     }
@@ -162,14 +193,17 @@ async fn look_ahead(
     Ok(edges)
 }
 
+/// A page of orders, newest first by `orderedAt` (a Relay cursor connection).
 #[Object]
 impl OrderConnection {
+    /// The orders of this page, each with its cursor.
     async fn edges(&self) -> Vec<Serial<OrderEdge>> {
         self.edges
             .iter()
             .map(|(cursor, node)| Serial(OrderEdge { cursor: cursor.clone(), node: node.clone() }))
             .collect()
     }
+    /// Where this page stands: its first and last cursors, and whether more follow.
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }

@@ -6,17 +6,24 @@ pub struct CampaignPerformance {
     pub totals: performance::Totals,
 }
 
+/// A campaign's Performance table over a time range: one row per current member and the
+/// totals line. Orders count by when they were placed (`orderedAt`); orders of removed
+/// members and deleted creators are left out.
 #[Object]
 impl CampaignPerformance {
+    /// One row per current member, in the order they joined; members without orders have
+    /// a row of zeros.
     async fn rows(&self, ctx: &Context<'_>) -> Result<Vec<CreatorPerformance>> {
         self.rows.iter().map(|r| CreatorPerformance::new(caller(ctx), r.clone())).collect()
     }
+    /// The sums of all rows.
     async fn totals(&self, ctx: &Context<'_>) -> Result<PerformanceTotals> {
         PerformanceTotals::new(caller(ctx), &self.totals)
     }
 }
 
-/// One creator's row: who, their codes, and the same figures as the totals line.
+/// One creator's row: who, their codes, and the same figures as the totals line, over
+/// their orders in the campaign.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct CreatorPerformance {
@@ -34,13 +41,17 @@ impl CreatorPerformance {
 
 #[ComplexObject]
 impl CreatorPerformance {
+    /// The member.
     async fn creator(&self, ctx: &Context<'_>) -> Result<Creator> {
         creator_of(ctx, self.row.creator_id).await
     }
+    /// The membership's coupon code; null when it has none.
     async fn coupon_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
         Ok(m.and_then(|m| m.coupon_code))
     }
+    /// The membership's affiliate link: the brand's storeUrl with `?ref=<affiliateCode>`;
+    /// null without either.
     async fn affiliate_link(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let m = loader(ctx).load_one(MembershipKey(self.row.membership_id)).await?;
         let store = caller(ctx).brand.store_url.as_deref();
@@ -51,10 +62,16 @@ impl CreatorPerformance {
 /// Orders of all statuses; sales of paid orders; earned commission.
 #[derive(SimpleObject)]
 pub struct PerformanceTotals {
+    /// Orders of every status (PAID, CANCELED and REFUNDED).
     orders: i64,
+    /// Sum of the amounts of PAID orders, in the brand's currency.
     sales: Decimal,
+    /// Conversions that are APPROVED, whatever their order's status.
     approved_conversions: i64,
+    /// Conversions that are REJECTED.
     rejected_conversions: i64,
+    /// Earned commission, in the brand's currency: the commission of APPROVED conversions
+    /// whose order is PAID.
     commission: Decimal,
 }
 
