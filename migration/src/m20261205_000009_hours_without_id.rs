@@ -17,17 +17,13 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        manager
-            .alter_table(Table::alter().table("order_hours").drop_column("id").take())
-            .await
+        manager.alter_table(Table::alter().table("order_hours").drop_column("id").take()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        manager
-            .alter_table(Table::alter().table("order_hours").add_column(big_pk_auto("id")).take())
-            .await
+        manager.alter_table(Table::alter().table("order_hours").add_column(big_pk_auto("id")).take()).await
     }
 }
