@@ -170,20 +170,24 @@ async fn graphql_get(
     if let Some(name) = params.get("operationName").filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
-    for (key, slot) in [("variables", 0), ("extensions", 1)] {
-        let Some(text) = params.get(key).filter(|t| !t.is_empty()) else { continue };
-        let value: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v @ serde_json::Value::Object(_)) => v,
-            _ => return bad(format!("the {key} parameter is not a JSON object")),
-        };
-        if slot == 0 {
-            request = request.variables(async_graphql::Variables::from_json(value));
-        } else {
-            match serde_json::from_value(value) {
-                Ok(extensions) => request.extensions = extensions,
-                Err(_) => return bad("the extensions parameter is not a JSON object".to_string()),
-            }
-        }
+    // Each a URL-encoded JSON object; absent or empty means none.
+    let object = |key: &str| match params.get(key).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value @ serde_json::Value::Object(_)) => Ok(Some(value)),
+            _ => Err(format!("the {key} parameter is not a JSON object")),
+        },
+    };
+    match object("variables") {
+        Ok(Some(value)) => request = request.variables(async_graphql::Variables::from_json(value)),
+        Ok(None) => {}
+        Err(message) => return bad(message),
+    }
+    match object("extensions").map(|v| v.map(serde_json::from_value)) {
+        Ok(Some(Ok(extensions))) => request.extensions = extensions,
+        Ok(None) => {}
+        Ok(Some(Err(_))) => return bad("the extensions parameter is not a JSON object".to_string()),
+        Err(message) => return bad(message),
     }
     execute(&state, &caller, vec![request], true, media, true).await
 }
